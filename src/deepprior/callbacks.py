@@ -1,0 +1,103 @@
+"""Callbacks of the fitting loop: progress bar, metrics against a ground truth, snapshots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .fit import Callback, FitResult, Schedule, StepInfo
+from .metrics import psnr
+
+
+class ProgressBar(Callback):
+    """A tqdm bar with ETA, the loss and, when a :class:`GroundTruth` runs too, the PSNR."""
+
+    def __init__(self, every: int = 10, desc: str = "fit", metrics: GroundTruth | None = None):
+        self.every = max(1, every)
+        self.desc = desc
+        self.metrics = metrics
+        self.bar = None
+
+    def on_start(self, schedule: Schedule) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=schedule.iters, desc=self.desc, unit="it", dynamic_ncols=True)
+        self._last = 0
+
+    def on_step(self, info: StepInfo) -> None:
+        if self.bar is None:
+            return
+        post = {"loss": f"{float(info.loss):.3e}"}
+        if self.metrics is not None and self.metrics.last is not None:
+            post["psnr"] = f"{self.metrics.last:.2f}"
+            if self.metrics.last_ema is not None:
+                post["psnr_ema"] = f"{self.metrics.last_ema:.2f}"
+        if info.backtracks:
+            post["back"] = str(info.backtracks)
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.update(info.step - self._last)
+        self._last = info.step
+
+    def on_end(self, result: FitResult) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class GroundTruth(Callback):
+    """Measures the PSNR of the output (and of its EMA) against a clean image every K steps.
+
+    Records ``psnr_step``, ``psnr`` and ``psnr_ema`` in the fit history.
+    """
+
+    def __init__(self, gt: torch.Tensor, every: int = 50, transform=None):
+        self.every = max(1, every)
+        self.gt = gt.float().unsqueeze(0) if gt.dim() == 3 else gt.float()
+        self.transform = transform
+        self.steps: list[int] = []
+        self.values: list[float] = []
+        self.values_ema: list[float] = []
+        self.last: float | None = None
+        self.last_ema: float | None = None
+
+    def on_start(self, schedule: Schedule) -> None:
+        self.steps, self.values, self.values_ema = [], [], []
+
+    def _view(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.transform is None else self.transform(x)
+
+    def on_step(self, info: StepInfo) -> None:
+        gt = self.gt.to(info.output.device)
+        self.last = psnr(self._view(info.output), gt)
+        self.steps.append(info.step)
+        self.values.append(self.last)
+        if info.ema is not None:
+            self.last_ema = psnr(self._view(info.ema), gt)
+            self.values_ema.append(self.last_ema)
+
+    def on_end(self, result: FitResult) -> None:
+        result.history["psnr_step"] = self.steps
+        result.history["psnr"] = self.values
+        if self.values_ema:
+            result.history["psnr_ema"] = self.values_ema
+
+
+class Snapshots(Callback):
+    """Writes the current output to ``folder/step_000100.png`` every K steps."""
+
+    def __init__(self, folder: str | Path, every: int = 100, transform=None, bits: int = 8):
+        self.every = max(1, every)
+        self.folder = Path(folder)
+        self.transform = transform
+        self.bits = bits
+
+    def on_start(self, schedule: Schedule) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.width = max(6, len(str(schedule.iters)))
+
+    def on_step(self, info: StepInfo) -> None:
+        from .io import save_image
+
+        x = info.output if self.transform is None else self.transform(info.output)
+        save_image(x[0].cpu(), self.folder / f"step_{info.step:0{self.width}d}.png", bits=self.bits)

@@ -1,0 +1,402 @@
+"""The ``deepprior`` command line: one subcommand per task, plus ``degrade``.
+
+Every subcommand reads ``INPUT``, writes ``-o OUTPUT`` atomically, never overwrites an input,
+and on Ctrl-C still writes the current result and the report. Bad input exits with status 2
+and a one-line message.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import signal
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import DeepPriorError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str) -> None:
+    click.echo(f"deepprior: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def common_options(fn: Callable) -> Callable:
+    """Options every restoration subcommand shares."""
+    options = [
+        click.option("-o", "--output", required=True, help="Where to write the result (PNG)."),
+        click.option("--preset", default=None, help="Named settings of the task (see README)."),
+        click.option("--iters", type=int, default=None, help="Number of fitting steps."),
+        click.option("--lr", type=float, default=None, help="Adam learning rate."),
+        click.option("--input-noise", type=float, default=None, help="sigma_p of the z noise."),
+        click.option("--net", default=None, help="Generator name (overrides the preset's)."),
+        click.option(
+            "--net-arg",
+            "net_args",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Generator setting, repeatable: e.g. --net-arg n_d=64 --net-arg depth=4.",
+        ),  # fmt: skip
+        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option(
+            "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
+        ),
+        click.option(
+            "--precision",
+            default="auto",
+            show_default=True,
+            help="auto (bf16 where the hardware is fast at it), fp32 or bf16.",
+        ),  # fmt: skip
+        click.option("--gt", default=None, help="Clean image: report PSNR/SSIM during/after."),
+        click.option("--report", default=None, help="Write a JSON report of the run here."),
+        click.option("--save-every", type=int, default=0, help="Snapshot every K steps."),
+        click.option(
+            "--snapshot-dir",
+            default=None,
+            help="Folder for --save-every snapshots (default: OUTPUT's name + '_steps').",
+        ),  # fmt: skip
+        click.option("--bits", type=click.Choice(["8", "16"]), default="8", help="PNG depth."),
+        click.option("--gray", is_flag=True, help="Process the image as grayscale."),
+        click.option(
+            "--no-memory-check",
+            is_flag=True,
+            help="Start even when the estimated memory exceeds what is available.",
+        ),  # fmt: skip
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary."),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+def parse_net_args(items: tuple[str, ...]) -> dict[str, Any]:
+    """``("n_d=64", "upsample='nearest'")`` -> ``{"n_d": 64, "upsample": "nearest"}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise DeepPriorError(f"--net-arg {item!r} must look like KEY=VALUE, e.g. n_d=64")
+        try:
+            out[key.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value  # a bare word such as nearest
+    return out
+
+
+def _load(path: str, gray: bool):
+    from .io import load_image
+
+    return load_image(path, channels=1 if gray else None)
+
+
+def run_task(
+    task_name: str,
+    runner: Callable[..., Any],
+    inputs: list[str],
+    opts: dict[str, Any],
+    **task_kwargs: Any,
+) -> None:
+    """Shared driver: validate paths, run, save outputs and the report, handle Ctrl-C."""
+    from .io import atomic_write_text, check_output_path, save_image
+
+    out = check_output_path(opts["output"], inputs)
+    report_path = None
+    if opts.get("report"):
+        report_path = Path(opts["report"])
+        if report_path.suffix.lower() != ".json":
+            raise DeepPriorError(f"--report {report_path} must end in .json")
+        parent = report_path.resolve().parent
+        if not parent.is_dir():
+            raise DeepPriorError(f"cannot write {report_path}: directory {parent} does not exist")
+    bits = int(opts["bits"])
+    gt = _load(opts["gt"], opts["gray"]) if opts.get("gt") else None
+    snapshot_dir = None
+    if opts["save_every"] > 0:
+        snapshot_dir = Path(opts["snapshot_dir"] or out.with_name(out.stem + "_steps"))
+    start = time.time()
+    old = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    try:
+        result = runner(
+            preset=opts["preset"], iters=opts["iters"], lr=opts["lr"],
+            input_noise=opts["input_noise"], net=opts["net"],
+            net_kwargs=parse_net_args(opts["net_args"]), seed=opts["seed"],
+            device=opts["device"], precision=opts["precision"], gt=gt,
+            progress=not opts["quiet"], snapshot_dir=snapshot_dir,
+            snapshot_every=opts["save_every"], memory_check=not opts["no_memory_check"],
+            **task_kwargs,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    written = [str(save_image(result.image, out, bits=bits))]
+    for name, img in result.extras.items():
+        extra = out.with_name(f"{out.stem}.{name}.png")
+        check_output_path(extra, inputs)
+        written.append(str(save_image(img, extra, bits=bits)))
+    report = {
+        "command": ["deepprior", *sys.argv[1:]],
+        "inputs": inputs,
+        "outputs": written,
+        "wall_seconds": round(time.time() - start, 3),
+        **result.report,
+    }
+    if report_path is not None:
+        atomic_write_text(report_path, json.dumps(report, indent=2, default=str) + "\n")
+    if not opts["quiet"] or result.interrupted:
+        m = result.metrics
+        summary = (
+            f"wrote {out} ({result.image.shape[-1]}x{result.image.shape[-2]} px, "
+            f"{result.report['iters_run']} steps, {result.report['seconds']:.1f} s on "
+            f"{result.report['device']})"
+        )
+        if "psnr" in m:
+            summary += f"; PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}"
+            ref = m.get("psnr_input", m.get("psnr_bicubic", m.get("psnr_masked")))
+            if ref is not None:
+                summary += f" (input {ref:.2f} dB)"
+        click.echo(summary, err=True)
+    if result.interrupted:
+        click.echo(
+            f"deepprior: interrupted at step {result.report['iters_run']}; the result so far "
+            f"is in {out}" + (f" and the report in {report_path}" if report_path else ""),
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def task_command(fn: Callable) -> Callable:
+    """Turn DeepPriorError and Ctrl-C outside the fit into one-line exits."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except DeepPriorError as e:
+            _fail(str(e))
+        except KeyboardInterrupt:
+            click.echo("deepprior: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except MemoryError:
+            _fail("out of memory; use a smaller image or a lighter --preset")
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="deepprior")
+def cli() -> None:
+    """Restore a single image with the Deep Image Prior (no training data)."""
+
+
+@cli.command()
+@click.argument("input")
+@common_options
+@task_command
+def denoise(input: str, **opts: Any) -> None:
+    """Blind denoising of INPUT (Gaussian or real noise)."""
+    from .tasks import denoise as run
+
+    img = _load(input, opts["gray"])
+    run_task("denoise", functools.partial(run, img), [input], opts)
+
+
+@cli.command()
+@click.argument("input")
+@common_options
+@task_command
+def jpeg(input: str, **opts: Any) -> None:
+    """JPEG-artefact removal of INPUT."""
+    from .tasks import remove_jpeg_artifacts as run
+
+    img = _load(input, opts["gray"])
+    run_task("jpeg", functools.partial(run, img), [input], opts)
+
+
+def prior_option(fn: Callable) -> Callable:
+    return click.option(
+        "--prior", type=click.Choice(["dip", "tv", "none"]), default="dip", show_default=True,
+        help="dip: the generator; none: optimise pixels; tv: pixels + TV (paper baselines).",
+    )(fn)  # fmt: skip
+
+
+@cli.command()
+@click.argument("input")
+@click.option("--factor", type=int, default=4, show_default=True, help="2, 4 or 8.")
+@prior_option
+@common_options
+@task_command
+def sr(input: str, factor: int, prior: str, **opts: Any) -> None:
+    """Super-resolution of the low-resolution INPUT by --factor."""
+    from .tasks import super_resolve as run
+
+    img = _load(input, opts["gray"])
+    run_task("sr", functools.partial(run, img, factor), [input], opts, prior=prior)
+
+
+def _check_mask_args(mask: str | None, mask_kind: str | None, what: str) -> None:
+    if mask is None and mask_kind is None:
+        raise DeepPriorError(f"give --mask FILE (white = known) or {what}")
+    if mask is not None and mask_kind is not None:
+        raise DeepPriorError(f"give either --mask or {what}, not both")
+
+
+@cli.command()
+@click.argument("input")
+@click.option("--mask", default=None, help="Mask file: white (non-zero) = known, black = fill.")
+@click.option(
+    "--mask-kind", type=click.Choice(["bernoulli", "text", "box"]), default=None,
+    help="Damage the clean INPUT with a generated mask instead (INPUT is then the reference).",
+)  # fmt: skip
+@click.option("--keep", type=float, default=0.5, show_default=True, help="Bernoulli: kept share.")
+@prior_option
+@common_options
+@task_command
+def inpaint(
+    input: str, mask: str | None, mask_kind: str | None, keep: float, prior: str, **opts: Any
+) -> None:
+    """Inpainting of INPUT's unknown pixels given by --mask (or a generated --mask-kind)."""
+    from .io import load_mask
+    from .tasks import inpaint as run
+
+    _check_mask_args(mask, mask_kind, "--mask-kind bernoulli|text|box")
+    img = _load(input, opts["gray"])
+    inputs = [input]
+    m = None
+    if mask is not None:
+        m = load_mask(mask, tuple(img.shape[-2:]))
+        inputs.append(mask)
+    run_task(
+        "inpaint", functools.partial(run, img, m, mask_kind=mask_kind, p_known=keep), inputs,
+        opts, prior=prior,
+    )  # fmt: skip
+
+
+@cli.command()
+@click.argument("input")
+@click.option("--mask", default=None, help="Mask file: white (non-zero) = known pixel.")
+@click.option("--keep", type=float, default=None, help="Keep this share of INPUT's pixels.")
+@prior_option
+@common_options
+@task_command
+def restore(input: str, mask: str | None, keep: float | None, prior: str, **opts: Any) -> None:
+    """Restoration of INPUT from a fraction of its pixels (--mask, or --keep 0.5 to simulate)."""
+    from .io import load_mask
+    from .tasks import restore as run
+
+    _check_mask_args(mask, keep, "--keep P")
+    img = _load(input, opts["gray"])
+    inputs = [input]
+    m = None
+    if mask is not None:
+        m = load_mask(mask, tuple(img.shape[-2:]))
+        inputs.append(mask)
+    run_task("restore", functools.partial(run, img, m, p_known=keep), inputs, opts, prior=prior)
+
+
+@cli.command()
+@click.argument("input")
+@common_options
+@task_command
+def enhance(input: str, **opts: Any) -> None:
+    """Detail enhancement of INPUT; also writes OUTPUT's name + '.coarse.png'."""
+    from .tasks import enhance as run
+
+    img = _load(input, opts["gray"])
+    run_task("enhance", functools.partial(run, img), [input], opts)
+
+
+@cli.command()
+@click.option("--flash", "flash_path", required=True, help="The photo taken with flash.")
+@click.option("--no-flash", "noflash_path", required=True, help="The photo without flash.")
+@common_options
+@task_command
+def flash(flash_path: str, noflash_path: str, **opts: Any) -> None:
+    """Flash/no-flash: the no-flash lighting with the flash photo's detail."""
+    from .tasks import flash_no_flash as run
+
+    f = _load(flash_path, opts["gray"])
+    n = _load(noflash_path, opts["gray"])
+    run_task("flash", functools.partial(run, f, n), [flash_path, noflash_path], opts)
+
+
+@cli.command()
+@click.argument("input")
+@click.option("-o", "--output", required=True, help="Where to write the degraded image.")
+@click.option("--noise", type=float, default=None, help="Gaussian noise sigma, 0-255 scale.")
+@click.option("--factor", type=int, default=None, help="Downscale by 2, 4 or 8 (PIL Lanczos).")
+@click.option("--jpeg", "quality", type=int, default=None, help="Re-encode as JPEG, 1-100.")
+@click.option(
+    "--mask-kind", type=click.Choice(["bernoulli", "text", "box"]), default=None,
+    help="Blank out pixels with a generated mask.",
+)  # fmt: skip
+@click.option("--keep", type=float, default=0.5, show_default=True, help="Bernoulli: kept share.")
+@click.option("--mask-out", default=None, help="Also write the generated mask here.")
+@click.option("--gray", is_flag=True, help="Convert to grayscale first.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--bits", type=click.Choice(["8", "16"]), default="8")
+@task_command
+def degrade(
+    input: str, output: str, noise: float | None, factor: int | None, quality: int | None,
+    mask_kind: str | None, keep: float, mask_out: str | None, gray: bool, seed: int, bits: str,
+) -> None:  # fmt: skip
+    """Make a degraded version of a clean INPUT (applied in the order: factor, noise, JPEG,
+    mask), for trying the other subcommands with a known ground truth."""
+    from .io import check_output_path, save_image
+    from .ops import add_gaussian_noise, downscale, jpeg_compress
+    from .tasks import make_mask
+
+    if noise is None and factor is None and quality is None and mask_kind is None:
+        raise DeepPriorError("say how to degrade: --noise, --factor, --jpeg and/or --mask-kind")
+    out = check_output_path(output, [input])
+    mout = check_output_path(mask_out, [input, output]) if mask_out else None
+    img = _load(input, gray)
+    if factor is not None:
+        if factor not in (2, 4, 8):
+            raise DeepPriorError(f"unsupported factor {factor}; choose one of 2, 4, 8")
+        img = downscale(img, factor)
+    if noise is not None:
+        if noise < 0:
+            raise DeepPriorError(f"--noise must be >= 0 (0-255 scale), got {noise}")
+        img = add_gaussian_noise(img, noise / 255.0, seed=seed)
+    if quality is not None:
+        img = jpeg_compress(img, quality)
+    if mask_kind is not None:
+        m = make_mask(mask_kind, tuple(img.shape[-2:]), p_known=keep, seed=seed)
+        img = img * m
+        if mout is not None:
+            save_image(m, mout)
+    save_image(img, out, bits=int(bits))
+    click.echo(f"wrote {out} ({img.shape[-1]}x{img.shape[-2]} px)", err=True)
+
+
+def main() -> None:
+    """Entry point of the ``deepprior`` script."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("deepprior: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as e:
+        _fail(e.format_message().replace("\n", " "))
+    except DeepPriorError as e:
+        _fail(str(e))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

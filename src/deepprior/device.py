@@ -1,0 +1,118 @@
+"""Device and precision selection, CPU feature detection and available memory."""
+
+from __future__ import annotations
+
+import functools
+import os
+from contextlib import AbstractContextManager, nullcontext
+
+import torch
+
+from .errors import DeepPriorError
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """Resolve ``auto|cpu|cuda[:N]`` to a device; ``auto`` picks CUDA when available."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise DeepPriorError(
+                f"--device {name} was asked for but no CUDA GPU is available; use --device cpu"
+            )
+        return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    raise DeepPriorError(f"unknown device {name!r}; choose one of auto, cpu, cuda, cuda:N")
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags from /proc/cpuinfo (empty where that file does not exist)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True when the CPU has native bf16 matrix units (AMX-BF16 or AVX512-BF16).
+
+    Without them oneDNN emulates bf16 and it is slower than fp32, so ``auto`` keeps fp32.
+    """
+    flags = cpu_flags()
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """Map ``auto|fp32|bf16`` to the compute dtype used under autocast on ``device``."""
+    if precision not in PRECISIONS:
+        raise DeepPriorError(
+            f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}"
+        )
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+
+
+def autocast(device: torch.device, dtype: torch.dtype) -> AbstractContextManager:
+    """Autocast to ``dtype`` on ``device``; a no-op context for fp32."""
+    if dtype == torch.float32:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def parse_size(text: str) -> int:
+    """Parse a memory size such as ``512M``, ``4G``, ``4GiB`` or ``1000000`` into bytes."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    units = {"K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+    try:
+        if t and t[-1] in units:
+            return int(float(t[:-1]) * units[t[-1]])
+        return int(float(t))
+    except ValueError:
+        raise DeepPriorError(
+            f"cannot read the memory size {text!r}; write it like 512M or 4G"
+        ) from None
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes that a run may use on ``device`` now, or None when unknown.
+
+    The environment variable ``DEEPPRIOR_MAX_MEMORY`` (e.g. ``4G``) caps it, for shared
+    machines or to leave room for other programs.
+    """
+    cap = os.environ.get("DEEPPRIOR_MAX_MEMORY")
+    found = _available_memory(device)
+    if cap:
+        limit = parse_size(cap)
+        return limit if found is None else min(limit, found)
+    return found
+
+
+def _available_memory(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None

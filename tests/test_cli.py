@@ -1,0 +1,324 @@
+"""The command line through a subprocess: every subcommand, every bad-input case, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from deepprior.io import load_image, save_image
+
+from .conftest import DATA
+
+SMALL_NET = ["--net", "hourglass2"]
+
+
+def run(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "deepprior.cli", *args],
+        capture_output=True, text=True, timeout=timeout, env=full_env,
+    )  # fmt: skip
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("deepprior: error: ")
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, photo) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("cli")
+    paths = {}
+    for name, img in {
+        "clean": photo,
+        "small": photo[:, :10, :10],
+        "lr": torch.nn.functional.avg_pool2d(photo[None], 2)[0],
+        "dark": photo * 0.6,
+    }.items():
+        paths[name] = save_image(img, d / f"{name}.png")
+    mask = torch.ones(1, 64, 64)
+    mask[:, 20:40, 20:40] = 0
+    paths["mask"] = save_image(mask, d / "mask.png")
+    paths["mask_small"] = save_image(mask[:, :32, :32], d / "mask_small.png")
+    paths["mask_black"] = save_image(torch.zeros(1, 64, 64), d / "black.png")
+    paths["mask_white"] = save_image(torch.ones(1, 64, 64), d / "white.png")
+    (d / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    paths["corrupt"] = d / "corrupt.png"
+    (d / "notes.jpg").write_text("not an image\n")
+    paths["text"] = d / "notes.jpg"
+    paths["dir"] = d
+    return paths
+
+
+def test_help_lists_every_subcommand():
+    proc = run("--help")
+    assert proc.returncode == 0
+    for sub in ("denoise", "jpeg", "sr", "inpaint", "restore", "enhance", "flash", "degrade"):
+        assert sub in proc.stdout
+
+
+@pytest.mark.parametrize(
+    "args, written",
+    [
+        (["denoise", "{clean}"], []),
+        (["jpeg", "{clean}"], []),
+        (["sr", "{lr}", "--factor", "2"], ["bicubic"]),
+        (["inpaint", "{clean}", "--mask", "{mask}"], []),
+        (["inpaint", "{clean}", "--mask-kind", "text"], ["masked", "mask"]),
+        (["restore", "{clean}", "--keep", "0.5", "--gray"], ["masked", "mask"]),
+        (["enhance", "{clean}"], ["coarse"]),
+        (["flash", "--flash", "{clean}", "--no-flash", "{dark}"], []),
+    ],
+)  # fmt: skip
+def test_every_subcommand_writes_its_outputs_and_report(images, tmp_path, args, written):
+    out = tmp_path / "out.png"
+    report = tmp_path / "run.json"
+    argv = [a.format(**images) for a in args]
+    proc = run(*argv, "-o", str(out), "--iters", "3", "--report", str(report), *SMALL_NET,
+               "--gt", str(images["clean"] if args[0] != "flash" else images["dark"]))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    img = load_image(out)
+    assert img.shape[-2:] == (64, 64)
+    for extra in written:
+        assert (tmp_path / f"out.{extra}.png").exists()
+    rep = json.loads(report.read_text())
+    assert rep["task"] == args[0] and rep["iters_run"] == 3
+    assert rep["settings"]["iters"] == 3 and rep["device"] == "cpu"
+    for key in ("preset", "seconds", "dtype", "final_loss", "metrics", "command"):
+        assert key in rep
+    assert "psnr" in rep["metrics"] and "ssim" in rep["metrics"]
+    assert "PSNR" in proc.stderr  # the summary line
+
+
+def test_degrade_then_denoise_improves_psnr(images, tmp_path):
+    noisy = tmp_path / "noisy.png"
+    proc = run("degrade", str(images["clean"]), "-o", str(noisy), "--noise", "25", "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    again = tmp_path / "noisy2.png"
+    run("degrade", str(images["clean"]), "-o", str(again), "--noise", "25", "--seed", "1")
+    assert noisy.read_bytes() == again.read_bytes()  # seeded
+    out = tmp_path / "den.png"
+    report = tmp_path / "den.json"
+    args = ["--iters", "150", "--report", str(report), "--gt", str(images["clean"])]
+    args += ["--net-arg", "n_d=16", "--net-arg", "depth=3", "-q"]
+    proc = run("denoise", str(noisy), "-o", str(out), *args)
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads(report.read_text())["metrics"]
+    assert m["psnr"] > m["psnr_input"] + 2
+
+
+def test_degrade_all_kinds(images, tmp_path):
+    out = tmp_path / "d.png"
+    mask_out = tmp_path / "m.png"
+    proc = run("degrade", str(images["clean"]), "-o", str(out), "--factor", "2", "--noise", "5",
+               "--jpeg", "50", "--mask-kind", "bernoulli", "--mask-out", str(mask_out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert load_image(out).shape == (3, 32, 32)
+    m = load_image(mask_out)
+    assert 0.3 < float(m.mean()) < 0.7
+
+
+def test_snapshots_every_k_steps(images, tmp_path):
+    out = tmp_path / "o.png"
+    proc = run("denoise", str(images["clean"]), "-o", str(out), "--iters", "4", "--save-every",
+               "2", *SMALL_NET, "-q")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    snaps = sorted(p.name for p in (tmp_path / "o_steps").iterdir())
+    assert snaps == ["step_000002.png", "step_000004.png"]
+
+
+def test_16_bit_output(images, tmp_path):
+    out = tmp_path / "o.png"
+    proc = run("denoise", str(images["clean"]), "-o", str(out), "--iters", "1", "--bits", "16",
+               *SMALL_NET, "-q")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    import png
+
+    assert png.Reader(filename=str(out)).read()[3]["bitdepth"] == 16
+
+
+# --- bad input: one line, exit status 2 ------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    proc = run("denoise", str(tmp_path / "nope.png"), "-o", str(tmp_path / "o.png"))
+    assert_one_line_error(proc, "nope.png", "no such file")
+
+
+def test_corrupt_file(images, tmp_path):
+    proc = run("denoise", str(images["corrupt"]), "-o", str(tmp_path / "o.png"))
+    assert_one_line_error(proc, "corrupt.png")
+
+
+def test_not_an_image(images, tmp_path):
+    proc = run("denoise", str(images["text"]), "-o", str(tmp_path / "o.png"))
+    assert_one_line_error(proc, "notes.jpg")
+
+
+def test_directory_as_input(images, tmp_path):
+    proc = run("denoise", str(images["dir"]), "-o", str(tmp_path / "o.png"))
+    assert_one_line_error(proc)
+
+
+def test_mask_size_mismatch(images, tmp_path):
+    proc = run("inpaint", str(images["clean"]), "--mask", str(images["mask_small"]), "-o",
+               str(tmp_path / "o.png"))  # fmt: skip
+    assert_one_line_error(proc, "32x32", "64x64")
+
+
+def test_mask_without_known_pixels(images, tmp_path):
+    proc = run("inpaint", str(images["clean"]), "--mask", str(images["mask_black"]), "-o",
+               str(tmp_path / "o.png"))  # fmt: skip
+    assert_one_line_error(proc, "no known pixels")
+
+
+def test_mask_without_unknown_pixels(images, tmp_path):
+    proc = run("inpaint", str(images["clean"]), "--mask", str(images["mask_white"]), "-o",
+               str(tmp_path / "o.png"))  # fmt: skip
+    assert_one_line_error(proc, "no unknown pixels")
+
+
+def test_inpaint_needs_a_mask(images, tmp_path):
+    proc = run("inpaint", str(images["clean"]), "-o", str(tmp_path / "o.png"))
+    assert_one_line_error(proc, "--mask")
+
+
+def test_unsupported_factor(images, tmp_path):
+    proc = run("sr", str(images["lr"]), "--factor", "3", "-o", str(tmp_path / "o.png"))
+    assert_one_line_error(proc, "unsupported SR factor 3")
+
+
+def test_image_too_small_for_the_net(images, tmp_path):
+    proc = run("denoise", str(images["small"]), "-o", str(tmp_path / "o.png"))
+    assert_one_line_error(proc, "10x10 px", "at least 16 px")
+
+
+def test_memory_estimate_refusal(images, tmp_path):
+    proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"),
+               env={"DEEPPRIOR_MAX_MEMORY": "20M"})  # fmt: skip
+    assert_one_line_error(proc, "GiB", "--no-memory-check")
+
+
+def test_output_directory_missing(images, tmp_path):
+    proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "no" / "o.png"))
+    assert_one_line_error(proc, "does not exist")
+
+
+def test_output_under_a_file_is_unwritable(images, tmp_path):
+    f = tmp_path / "afile"
+    f.write_text("x")
+    proc = run("denoise", str(images["clean"]), "-o", str(f / "o.png"))
+    assert_one_line_error(proc, "cannot write")
+
+
+def test_never_overwrites_the_input(images):
+    before = images["clean"].read_bytes()
+    proc = run("denoise", str(images["clean"]), "-o", str(images["clean"]))
+    assert_one_line_error(proc, "refusing to overwrite the input")
+    assert images["clean"].read_bytes() == before
+
+
+def test_bad_output_extension(images, tmp_path):
+    proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.xyz"))
+    assert_one_line_error(proc, ".xyz")
+
+
+def test_bad_option_value(images, tmp_path):
+    proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"), "--iters", "x")
+    assert_one_line_error(proc, "--iters")
+
+
+def test_bad_net_arg(images, tmp_path):
+    proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"), "--net-arg", "x")
+    assert_one_line_error(proc, "KEY=VALUE")
+    proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"), "--net-arg",
+               "depth=0")  # fmt: skip
+    assert_one_line_error(proc, "at least one level")
+
+
+def test_bad_device(images, tmp_path):
+    proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"), "--device", "tpu")
+    assert_one_line_error(proc, "unknown device")
+
+
+def test_cuda_requested_without_gpu(images, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"), "--device", "cuda")
+    assert_one_line_error(proc, "no CUDA GPU")
+
+
+# --- Ctrl-C ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_writes_result_and_report(images, tmp_path, sig):
+    out = tmp_path / "o.png"
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "deepprior.cli", "denoise", str(images["clean"]), "-o", str(out),
+         "--iters", "100000", "--report", str(report), *SMALL_NET],
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    # Wait until the fit is under way (the progress bar shows a step count).
+    deadline = time.time() + 120
+    buf = ""
+    while time.time() < deadline:
+        ch = proc.stderr.read(1)
+        if not ch:
+            break
+        buf += ch
+        if "/100000" in buf and "it/s" in buf[-200:]:
+            break
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, buf + err
+    assert "interrupted at step" in err
+    rep = json.loads(report.read_text())
+    assert rep["interrupted"] is True and 0 < rep["iters_run"] < 100000
+    assert load_image(out).shape == (3, 64, 64)
+
+
+# --- the authors' example images -------------------------------------------------------------
+
+EXAMPLES = DATA / "dip-examples"
+
+
+@pytest.mark.skipif(not EXAMPLES.is_dir(), reason="../shared/data is not present")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["jpeg", "denoising/snail.jpg"],
+        ["sr", "sr/zebra_crop.png", "--factor", "4"],
+        ["inpaint", "inpainting/vase.png", "--mask", "inpainting/vase_mask.png",
+         "--preset", "holes"],
+        ["restore", "restoration/barbara.png", "--keep", "0.5"],
+        ["flash", "--flash", "flash_no_flash/cave01_00_flash.jpg", "--no-flash",
+         "flash_no_flash/cave01_01_noflash.jpg"],
+    ],
+)  # fmt: skip
+def test_example_images_run(tmp_path, args):
+    argv = [str(EXAMPLES / a) if "/" in a else a for a in args]
+    out = tmp_path / "o.png"
+    proc = run(*argv, "-o", str(out), "--iters", "1", "-q", "--net", "hourglass4",
+               "--no-memory-check")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert out.exists()
+    ref = Image.open(EXAMPLES / (args[1] if args[0] != "flash" else args[4]))
+    factor = 4 if args[0] == "sr" else 1
+    assert Image.open(out).size == (ref.size[0] * factor, ref.size[1] * factor)
+    assert np.asarray(Image.open(out)).std() > 0

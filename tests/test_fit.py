@@ -1,0 +1,152 @@
+"""The fitting engine: backtracking, EMA, determinism, Ctrl-C, input optimisation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deepprior.errors import DeepPriorError
+from deepprior.fit import Callback, Schedule, fit
+from deepprior.nets import create_net, noise_input
+from deepprior.ops import DataTerm
+
+
+def _setup(seed: int = 0):
+    torch.manual_seed(seed)
+    net = create_net("skip", 4, 3, n_d=[8, 8], n_s=2, depth=2)
+    z = noise_input(4, (16, 16), generator=torch.Generator().manual_seed(seed))
+    return net, z
+
+
+TARGET = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(42))
+
+
+class JumpAt(torch.nn.Module):
+    """The MSE data term, except that call number ``at`` returns a huge (or NaN) loss."""
+
+    def __init__(self, at: int, value: float = 1e6):
+        super().__init__()
+        self.inner = DataTerm(TARGET)
+        self.at, self.value, self.calls = at, value, 0
+
+    def forward(self, x):
+        loss = self.inner(x)
+        self.calls += 1
+        return loss * self.value if self.calls == self.at + 1 else loss
+
+
+class Record(Callback):
+    def __init__(self):
+        self.every = 1
+        self.outputs = []
+
+    def on_step(self, info):
+        self.outputs.append(info.output.clone())
+
+
+@pytest.mark.parametrize("bad", [1e6, float("nan")])
+def test_backtracking_restores_parameters_and_optimizer_state(bad):
+    sched = dict(lr=0.05, input_noise=0.0, ema=None, backtrack_db=5.0)
+    net_a, z = _setup()
+    ref = fit(net_a, z, DataTerm(TARGET), Schedule(iters=4, **sched))
+    net_b, z = _setup()
+    res = fit(net_b, z, JumpAt(5, bad), Schedule(iters=6, **sched))
+    assert res.backtracks == 1
+    # Step 5 saw a jump: the update that led there (step 4) is undone, so the parameters are
+    # exactly those after 4 steps, not an alias of the live ones.
+    for (name, a), b in zip(ref.net.named_parameters(), res.net.parameters(), strict=True):
+        assert torch.equal(a, b), name
+    assert torch.equal(ref.image, res.image)
+    # Adam's moments and step count were restored too, and the learning rate damped.
+    opt_steps = {int(s["step"]) for s in _adam_state(res)}
+    assert opt_steps == {4}
+
+
+def _adam_state(res):
+    return list(res.optimizer.state.values())
+
+
+def test_backtracking_damps_learning_rate():
+    net, z = _setup()
+    res = fit(net, z, JumpAt(3), Schedule(iters=5, lr=0.05, ema=None, backtrack_db=5.0))
+    assert res.backtracks == 1
+    assert res.optimizer.param_groups[0]["lr"] == pytest.approx(0.05 * 0.9)
+
+
+def test_no_backtracking_when_disabled():
+    net, z = _setup()
+    res = fit(net, z, JumpAt(3), Schedule(iters=5, ema=None, backtrack_db=None))
+    assert res.backtracks == 0
+    assert res.history["loss"][3] > 1e3  # the jump went through
+
+
+def test_ema_is_the_exponential_average_of_outputs():
+    net, z = _setup()
+    rec = Record()
+    res = fit(net, z, DataTerm(TARGET), Schedule(iters=6, ema=0.9, input_noise=0.05),
+              callbacks=[rec])  # fmt: skip
+    expected = rec.outputs[0]
+    for out in rec.outputs[1:]:
+        expected = 0.9 * expected + 0.1 * out
+    assert torch.allclose(res.ema, expected.cpu(), atol=1e-6)
+    assert not torch.allclose(res.ema, res.image)
+
+
+def test_same_seed_same_result_and_other_seed_differs():
+    sched = Schedule(iters=5, input_noise=1 / 30)
+    a = fit(*_setup(0), DataTerm(TARGET), sched, seed=0)
+    b = fit(*_setup(0), DataTerm(TARGET), sched, seed=0)
+    c = fit(*_setup(0), DataTerm(TARGET), sched, seed=1)  # other input-noise draw
+    assert torch.equal(a.image, b.image)
+    assert a.history["loss"] == b.history["loss"]
+    assert not torch.equal(a.image, c.image)
+
+
+def test_loss_decreases():
+    res = fit(*_setup(), DataTerm(TARGET), Schedule(iters=60, lr=0.02, input_noise=0.0))
+    loss = res.history["loss"]
+    assert len(loss) == 60 and res.iters_run == 60
+    assert loss[-1] < 0.5 * loss[0]
+
+
+def test_ctrl_c_returns_the_current_state():
+    class Stop(Callback):
+        every = 1
+
+        def on_step(self, info):
+            if info.step == 3:
+                raise KeyboardInterrupt
+
+    res = fit(*_setup(), DataTerm(TARGET), Schedule(iters=50), callbacks=[Stop()])
+    assert res.interrupted and res.iters_run == 3
+    assert res.image.shape == (1, 3, 16, 16) and res.ema is not None
+
+
+def test_optimize_input_changes_z():
+    net, z = _setup()
+    res = fit(net, z, DataTerm(TARGET), Schedule(iters=5, optimize_input=True, lr=0.05))
+    assert not torch.allclose(res.z.cpu(), z)
+
+
+def test_crop_feeds_the_data_term_the_image_region():
+    net, z = _setup()
+    target = torch.rand(3, 10, 12)
+    res = fit(net, z, DataTerm(target), Schedule(iters=2), crop=(3, 2, 10, 12))
+    assert res.image.shape == (1, 3, 10, 12)
+
+
+def test_callbacks_run_every_k_steps():
+    rec = Record()
+    rec.every = 4
+    fit(*_setup(), DataTerm(TARGET), Schedule(iters=10), callbacks=[rec])
+    assert len(rec.outputs) == 3  # steps 4, 8 and the last one (10)
+
+
+@pytest.mark.parametrize(
+    "kw, msg",
+    [({"iters": -1}, "--iters"), ({"lr": 0}, "--lr"), ({"ema": 1.0}, "EMA"),
+     ({"input_noise": -1}, "sigma_p")],
+)  # fmt: skip
+def test_bad_schedule(kw, msg):
+    with pytest.raises(DeepPriorError, match=msg):
+        fit(*_setup(), DataTerm(TARGET), Schedule(**kw))

@@ -1,0 +1,130 @@
+"""Generators: shapes, parameter counts, any input size, registry, inputs z."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from deepprior.errors import DeepPriorError
+from deepprior.nets import (
+    Hourglass,
+    canvas_size,
+    count_parameters,
+    create_net,
+    list_nets,
+    meshgrid_input,
+    min_image_side,
+    noise_input,
+)
+from deepprior.nets.inputs import guide_input
+
+
+def test_sr_default_has_about_2_2_million_parameters():
+    net = create_net("skip", 32, 3)
+    n = count_parameters(net)
+    assert 2.1e6 < n < 2.3e6, n
+    assert net.stride == 32
+
+
+def test_registry_lists_all_architectures():
+    names = set(list_nets())
+    assert {
+        "skip",
+        "hourglass",
+        "hourglass2",
+        "hourglass4",
+        "hourglass6",
+        "unet",
+        "resnet",
+    } <= names
+    assert {"jpeg", "inpaint-depth", "preimage", "actmax", "pixels"} <= names
+
+
+def test_unknown_net_is_a_clear_error():
+    with pytest.raises(DeepPriorError, match="unknown net 'nope'; choose one of"):
+        create_net("nope")
+
+
+def test_bad_net_settings_are_a_clear_error():
+    with pytest.raises(DeepPriorError, match="n_s has 2 entries but the net has 5 levels"):
+        create_net("skip", n_s=[1, 2])
+    with pytest.raises(DeepPriorError, match="unknown upsampling"):
+        create_net("skip", upsample="cubic")
+
+
+@pytest.mark.parametrize("name", ["skip", "hourglass2", "hourglass4", "unet", "resnet", "jpeg"])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_net_maps_canvas_to_image_shape(name, channels):
+    kw = {} if name in ("unet", "resnet") else {"n_d": 8, "n_s": 0 if "hourglass" in name else 2}
+    if name == "jpeg":
+        kw = {}
+    if name == "unet":
+        kw = {"widths": (4, 8, 8)}
+    if name == "resnet":
+        kw = {"width": 8, "blocks": 2}
+    net = create_net(name, 5, channels, **kw)
+    h, w = canvas_size((37, 50), net.stride)
+    assert h % net.stride == 0 and w % net.stride == 0 and h >= 37 and w >= 50
+    out = net(torch.rand(1, 5, h, w))
+    assert out.shape == (1, channels, h, w)
+    assert 0 <= float(out.min()) and float(out.max()) <= 1  # sigmoid head
+
+
+def test_hourglass_per_level_settings():
+    net = Hourglass(
+        4, 3, n_d=[4, 8, 8], n_u=[6, 8, 8], n_s=[0, 2, 2], k_d=[5, 3, 3], k_u=[3, 3, 5], k_s=1,
+        upsample=["nearest", "bilinear", "nearest"], downsample=["stride", "avg", "max"],
+        pad=["zero", "reflection", "reflection"], act="elu", need1x1_up=False, sigmoid=False,
+    )  # fmt: skip
+    assert net.stride == 8
+    out = net(torch.rand(1, 4, 24, 40))
+    assert out.shape == (1, 3, 24, 40)
+    assert net.body.skip is None and net.body.deeper.skip is not None
+    # Without a sigmoid the output is not confined to [0, 1].
+    assert net.head.kernel_size == (1, 1)
+
+
+def test_lanczos_downsampling_in_the_net():
+    net = create_net("skip", 4, 3, n_d=4, n_s=2, depth=2, downsample="lanczos")
+    assert net(torch.rand(1, 4, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_zero_and_reflection_padding_differ():
+    torch.manual_seed(0)
+    a = create_net("skip", 4, 3, n_d=4, n_s=2, depth=2, pad="reflection")
+    torch.manual_seed(0)
+    b = create_net("skip", 4, 3, n_d=4, n_s=2, depth=2, pad="zero")
+    z = torch.rand(1, 4, 16, 16)
+    assert not torch.allclose(a(z), b(z))
+
+
+def test_canvas_size_and_minimum():
+    assert canvas_size((64, 64), 32) == (64, 64)
+    assert canvas_size((65, 33), 32) == (96, 64)
+    assert canvas_size((20, 20), 32) == (64, 64)  # at least two strides: BN needs >1 value
+    assert canvas_size((7, 9), 1) == (7, 9)
+    assert min_image_side(32) == 16
+
+
+def test_noise_input_range_and_seed():
+    g1 = torch.Generator().manual_seed(3)
+    g2 = torch.Generator().manual_seed(3)
+    a = noise_input(32, (10, 12), generator=g1)
+    b = noise_input(32, (10, 12), generator=g2)
+    assert a.shape == (1, 32, 10, 12)
+    assert torch.equal(a, b)
+    assert float(a.min()) >= 0 and float(a.max()) < 0.1
+
+
+def test_meshgrid_input():
+    m = meshgrid_input((5, 9))
+    assert m.shape == (1, 2, 5, 9)
+    assert float(m[0, 0, 0, 0]) == 0 and float(m[0, 0, 0, -1]) == 1  # x along width
+    assert float(m[0, 1, -1, 0]) == 1  # y along height
+
+
+def test_guide_input_is_centred_in_the_canvas():
+    img = torch.rand(3, 10, 20)
+    z = guide_input(img, (16, 32))
+    assert z.shape == (1, 3, 16, 32)
+    assert torch.equal(z[0, :, 3:13, 6:26], img)
