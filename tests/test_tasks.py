@@ -32,9 +32,9 @@ def test_denoise_beats_the_noisy_input(photo, tiny):
 
 def test_denoise_grayscale(gray_photo, tiny):
     noisy = add_gaussian_noise(gray_photo, 25 / 255, seed=0)
-    res = deepprior.denoise(noisy, iters=200, gt=gray_photo, **tiny)
+    res = deepprior.denoise(noisy, iters=300, gt=gray_photo, **tiny)
     assert res.image.shape == (1, 64, 64)
-    assert res.metrics["psnr"] > psnr(noisy, gray_photo) + 2.0
+    assert res.metrics["psnr"] > psnr(noisy, gray_photo) + 3.0  # measured +5.9 dB
 
 
 def test_same_seed_reproduces_a_run(photo, tiny):
@@ -61,12 +61,13 @@ def test_jpeg_artifact_removal_beats_the_jpeg(coffee):
 
 def test_super_resolution_x2(photo, tiny):
     lr = downscale(photo, 2)
+    tiny["net_kwargs"]["n_d"] = [32, 32, 32]
     res = deepprior.sr(lr, 2, iters=500, gt=photo, **tiny)
     assert res.image.shape == (3, 64, 64)
-    # A tiny net needs thousands of steps to pass bicubic; after 500 it beats the plain
-    # (nearest) enlargement of the input and is still climbing.
+    # A small net needs thousands of steps to pass bicubic; after 500 it beats the plain
+    # (nearest) enlargement of the input (measured +0.7 dB) and is still climbing.
     nearest = torch.nn.functional.interpolate(lr[None], scale_factor=2, mode="nearest")[0]
-    assert res.metrics["psnr"] > psnr(nearest, photo) + 0.2
+    assert res.metrics["psnr"] > psnr(nearest, photo) + 0.4
     assert res.history["psnr"][-1] > res.history["psnr"][0] + 3
     # The data term holds: the result downsampled is the low-resolution input.
     assert psnr(Downsample(2)(res.image[None])[0], lr) > 30

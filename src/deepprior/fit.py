@@ -206,8 +206,6 @@ def fit(
     backtracks = 0
     threshold = None if schedule.backtrack_db is None else 10 ** (schedule.backtrack_db / 10)
     active = list(callbacks)
-    for cb in active:
-        cb.on_start(schedule)
 
     def snapshot(loss_value: float) -> dict[str, Any]:
         # Deep copies: a checkpoint must never alias the live parameters (a bug of the
@@ -235,6 +233,8 @@ def fit(
     interrupted = False
     t0 = time.perf_counter()
     try:
+        for cb in active:
+            cb.on_start(schedule)
         while step < iters:
             if noise is not None:
                 z_in = z + noise.normal_(generator=gen).mul_(schedule.input_noise)
