@@ -382,6 +382,45 @@ def degrade(
     click.echo(f"wrote {out} ({img.shape[-1]}x{img.shape[-2]} px)", err=True)
 
 
+@cli.command()
+@click.option(
+    "--size", "sizes", type=int, multiple=True, default=(256,), show_default=True,
+    help="Output side in pixels; repeat for several sizes (--size 256 --size 512).",
+)  # fmt: skip
+@click.option("--task", type=click.Choice(["sr", "denoise"]), default="sr", show_default=True)
+@click.option("--preset", default=None, help="Preset of the task (default: paper).")
+@click.option("--factor", type=int, default=4, show_default=True, help="SR factor.")
+@click.option("--steps", type=int, default=10, show_default=True, help="Timed steps per run.")
+@click.option("--warmup", type=int, default=3, show_default=True, help="Untimed steps first.")
+@click.option(
+    "--configs", default="baseline,deepprior", show_default=True,
+    help="Comma-separated: baseline, bf16, bf16-cl, compile, deepprior.",
+)  # fmt: skip
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--json", "json_path", default=None, help="Also write the figures as JSON here.")
+@task_command
+def speed(
+    sizes: tuple[int, ...], task: str, preset: str | None, factor: int, steps: int, warmup: int,
+    configs: str, device: str, json_path: str | None,
+) -> None:  # fmt: skip
+    """Time fit steps: the fp32 eager baseline against deepprior's default path."""
+    from .bench.speed import TABLE_HEADER, format_table, run_speed
+    from .io import atomic_write_text, check_output_path
+
+    if any(s < 16 for s in sizes):
+        raise DeepPriorError("--size must be at least 16 px")
+    jp = check_output_path(json_path, []) if json_path else None
+    names = [c.strip() for c in configs.split(",") if c.strip()]
+    click.echo(TABLE_HEADER, err=True)
+    result = run_speed(
+        list(sizes), names, task=task, preset=preset, steps=steps, warmup=warmup,
+        factor=factor, device=device, log=lambda line: click.echo(line, err=True),
+    )  # fmt: skip
+    click.echo(format_table(result))
+    if jp is not None:
+        atomic_write_text(jp, json.dumps(result, indent=2) + "\n")
+
+
 def main() -> None:
     """Entry point of the ``deepprior`` script."""
     try:

@@ -66,6 +66,17 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
 
 
+def should_compile(device: torch.device | str) -> bool:
+    """Whether the fit loop runs through ``torch.compile`` by default on ``device``.
+
+    ``DEEPPRIOR_COMPILE=0|1`` overrides the choice.
+    """
+    env = os.environ.get("DEEPPRIOR_COMPILE")
+    if env is not None:
+        return env.strip() not in ("", "0", "false", "no")
+    return False
+
+
 def autocast(device: torch.device, dtype: torch.dtype) -> AbstractContextManager:
     """Autocast to ``dtype`` on ``device``; a no-op context for fp32."""
     if dtype == torch.float32:
