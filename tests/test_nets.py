@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from deepprior.errors import DeepPriorError
 from deepprior.nets import (
@@ -128,3 +129,45 @@ def test_guide_input_is_centred_in_the_canvas():
     z = guide_input(img, (16, 32))
     assert z.shape == (1, 3, 16, 32)
     assert torch.equal(z[0, :, 3:13, 6:26], img)
+
+
+# --- layout-preserving padding and upsampling ----------------------------------------------
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize(("shape", "p"), [((2, 3, 7, 9), 1), ((1, 4, 6, 5), 2), ((1, 2, 3, 3), 2)])
+def test_reflection_pad_matches_torch_and_keeps_layout(shape, p, channels_last):
+    from deepprior.nets.layers import reflection_pad
+
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(*shape, dtype=torch.float64).contiguous(memory_format=fmt).requires_grad_()
+    ours, ref = reflection_pad(x, p), F.pad(x, (p, p, p, p), mode="reflect")
+    assert torch.equal(ours, ref)
+    assert ours.is_contiguous(memory_format=fmt)
+    g = torch.randn_like(ours)
+    assert torch.allclose(torch.autograd.grad(ours, x, g)[0], torch.autograd.grad(ref, x, g)[0])
+    assert torch.autograd.gradcheck(lambda t: reflection_pad(t, p), (x,))
+
+
+def test_reflection_pad_larger_than_the_map_is_an_error():
+    from deepprior.nets.layers import reflection_pad
+
+    with pytest.raises(DeepPriorError, match="larger than 2 px"):
+        reflection_pad(torch.rand(1, 1, 2, 8), 2)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("shape", [(2, 3, 5, 7), (1, 4, 1, 1), (1, 2, 1, 6)])
+def test_bilinear_upsampling_matches_interpolate(shape, channels_last):
+    from deepprior.nets.layers import upsample_bilinear2x
+
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(*shape, dtype=torch.float64).contiguous(memory_format=fmt).requires_grad_()
+    ours = upsample_bilinear2x(x)
+    ref = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    assert torch.allclose(ours, ref)
+    if not (channels_last and x.is_contiguous()):  # a 1x1 map is both layouts at once
+        assert ours.is_contiguous(memory_format=fmt)
+    g = torch.randn_like(ours)
+    assert torch.allclose(torch.autograd.grad(ours, x, g)[0], torch.autograd.grad(ref, x, g)[0])
+    assert torch.autograd.gradcheck(upsample_bilinear2x, (x,))

@@ -209,3 +209,18 @@ def test_python_api_accepts_arrays_and_paths(tmp_path, tiny):
     assert torch.allclose(res.image, res2.image, atol=1e-5)
     out = res2.save(tmp_path / "out.png")
     assert out.exists()
+
+
+def test_restarts_fit_several_nets_and_average_them(photo, tiny):
+    noisy = add_gaussian_noise(photo, 25 / 255, seed=0)
+    two = deepprior.denoise(noisy, iters=300, gt=photo, restarts=2, **tiny)
+    one = deepprior.denoise(noisy, iters=300, gt=photo, **tiny)
+    assert two.report["restarts"] == 2 and two.image.shape == photo.shape
+    # The first restart starts from the single run's net and z; averaging in a second,
+    # independently initialised run changes the result and does not hurt it (measured
+    # 26.65 dB against 26.37 dB).
+    assert not torch.allclose(two.image, one.image)
+    assert two.metrics["psnr"] > one.metrics["psnr"] - 0.2
+    assert two.metrics["psnr"] > psnr(noisy, photo) + 3.0
+    with pytest.raises(DeepPriorError, match="restarts"):
+        deepprior.denoise(noisy, iters=1, restarts=0, **tiny)

@@ -65,6 +65,7 @@ class GroundTruth(Callback):
         self.steps, self.values, self.values_ema = [], [], []
 
     def _view(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.mean(0, keepdim=True) if x.shape[0] > 1 else x  # restarts: their average
         return x if self.transform is None else self.transform(x)
 
     def on_step(self, info: StepInfo) -> None:
@@ -99,5 +100,6 @@ class Snapshots(Callback):
     def on_step(self, info: StepInfo) -> None:
         from .io import save_image
 
-        x = info.output if self.transform is None else self.transform(info.output)
+        x = info.output.mean(0, keepdim=True)  # restarts: their average
+        x = x if self.transform is None else self.transform(x)
         save_image(x[0].cpu(), self.folder / f"step_{info.step:0{self.width}d}.png", bits=self.bits)

@@ -61,6 +61,13 @@ def common_options(fn: Callable) -> Callable:
             show_default=True,
             help="auto (bf16 where the hardware is fast at it), fp32 or bf16.",
         ),  # fmt: skip
+        click.option(
+            "--restarts",
+            type=int,
+            default=1,
+            show_default=True,
+            help="Fit N independently initialised nets in one pass; output their mean.",
+        ),  # fmt: skip
         click.option("--gt", default=None, help="Clean image: report PSNR/SSIM during/after."),
         click.option("--report", default=None, help="Write a JSON report of the run here."),
         click.option("--save-every", type=int, default=0, help="Snapshot every K steps."),
@@ -137,7 +144,7 @@ def run_task(
             device=opts["device"], precision=opts["precision"], gt=gt,
             progress=not opts["quiet"], snapshot_dir=snapshot_dir,
             snapshot_every=opts["save_every"], memory_check=not opts["no_memory_check"],
-            **task_kwargs,
+            restarts=opts["restarts"], **task_kwargs,
         )  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, old)

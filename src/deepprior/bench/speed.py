@@ -214,9 +214,7 @@ def run_speed(
     """Time every config at every size; the result holds the rows and the machine."""
     unknown = [c for c in configs if c not in CONFIGS]
     if unknown:
-        raise DeepPriorError(
-            f"unknown config {unknown[0]!r}; choose from {', '.join(CONFIGS)}"
-        )
+        raise DeepPriorError(f"unknown config {unknown[0]!r}; choose from {', '.join(CONFIGS)}")
     rows = []
     for size in sizes:
         _, net, z, term = _problem(task, preset, size, factor)

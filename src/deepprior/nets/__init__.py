@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..errors import DeepPriorError
@@ -138,6 +139,32 @@ def _pixels(**kw: Any) -> nn.Module:
     return Pixels(**kw)
 
 
+class Restarts(nn.Module):
+    """Independently initialised copies of a generator, fitted together in one pass.
+
+    Restart ``i`` maps ``z[i]`` through its own net; the outputs are stacked along the batch
+    dimension, so one data term, one backward pass and one Adam step serve them all. The
+    paper's "average of two runs" is the mean over that dimension.
+
+    Example:
+        >>> nets = [create_net("skip", 4, 3, n_d=[8, 8], n_s=2, depth=2) for _ in range(2)]
+        >>> Restarts(nets)(torch.rand(2, 4, 16, 16)).shape
+        torch.Size([2, 3, 16, 16])
+    """
+
+    def __init__(self, nets: list[nn.Module]) -> None:
+        super().__init__()
+        if not nets:
+            raise DeepPriorError("Restarts needs at least one net")
+        self.nets = nn.ModuleList(nets)
+        self.stride = getattr(nets[0], "stride", 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape[0] != len(self.nets):
+            raise DeepPriorError(f"expected a batch of {len(self.nets)} inputs, got {z.shape[0]}")
+        return torch.cat([net(z[i : i + 1]) for i, net in enumerate(self.nets)])
+
+
 def canvas_size(size: tuple[int, int], stride: int) -> tuple[int, int]:
     """Smallest size >= ``size`` whose sides are multiples of ``stride`` (and at least 2x it).
 
@@ -160,6 +187,7 @@ def count_parameters(net: nn.Module) -> int:
 
 
 __all__ = [
+    "Restarts",
     "Hourglass", "UNet", "ResNet", "Pixels", "create_net", "list_nets", "register_net",
     "canvas_size", "min_image_side", "count_parameters", "make_input", "noise_input",
     "meshgrid_input", "guide_input",

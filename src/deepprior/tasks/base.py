@@ -19,7 +19,7 @@ from ..errors import DeepPriorError
 from ..fit import Callback, FitResult, Schedule, fit
 from ..memory import check_memory, estimate_fit_memory
 from ..metrics import psnr, ssim
-from ..nets import canvas_size, create_net, make_input, min_image_side
+from ..nets import Restarts, canvas_size, create_net, make_input, min_image_side
 from .presets import Preset
 
 PRIORS = ("dip", "tv", "none")
@@ -93,6 +93,7 @@ def solve(
     snapshot_every: int = 0,
     metrics_every: int = 50,
     memory_check: bool = True,
+    restarts: int = 1,
 ) -> Result:
     """Fit the preset's generator to ``problem`` and return a :class:`Result`.
 
@@ -110,11 +111,15 @@ def solve(
         snapshot_dir, snapshot_every: write the current output every K steps to this folder.
         metrics_every: how often the PSNR against ``gt`` is measured.
         memory_check: refuse to start when the estimated memory exceeds what is available.
+        restarts: fit this many independently initialised nets in one pass and output the
+            mean of their results (the paper's "average of two runs" for denoising).
     """
     if prior not in PRIORS:
         raise DeepPriorError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
     if preset.output not in ("last", "ema"):
         raise DeepPriorError(f"preset output must be 'last' or 'ema', got {preset.output!r}")
+    if restarts < 1:
+        raise DeepPriorError(f"--restarts must be at least 1, got {restarts}")
     dev = select_device(device)
     dtype = resolve_precision(precision, dev)
     h, w = problem.size
@@ -139,7 +144,11 @@ def solve(
         in_channels = problem.guide.shape[-3]
 
     if prior == "dip":
-        net = create_net(preset.net, in_channels, problem.channels, **preset.net_kwargs)
+        nets = [
+            create_net(preset.net, in_channels, problem.channels, **preset.net_kwargs)
+            for _ in range(restarts)
+        ]
+        net = nets[0] if restarts == 1 else Restarts(nets)
         stride = getattr(net, "stride", 1)
         if min(h, w) < min_image_side(stride):
             raise DeepPriorError(
@@ -160,10 +169,15 @@ def solve(
         schedule = Schedule(iters=preset.iters, lr=max(preset.lr, 0.01), ema=None)
     top, left = (canvas[0] - h) // 2, (canvas[1] - w) // 2
     crop = (top, left, h, w) if canvas != (h, w) else None
-    z = make_input(preset.input if prior == "dip" else "noise", in_channels, canvas,
-                   guide=problem.guide, generator=gen)  # fmt: skip
+    n_runs = restarts if prior == "dip" else 1
+    z = torch.cat([
+        make_input(preset.input if prior == "dip" else "noise", in_channels, canvas,
+                   guide=problem.guide, generator=gen)
+        for _ in range(n_runs)
+    ])  # fmt: skip
 
-    need = estimate_fit_memory(net, in_channels, canvas, dtype=dtype)
+    single = net.nets[0] if isinstance(net, Restarts) else net
+    need = n_runs * estimate_fit_memory(single, in_channels, canvas, dtype=dtype)
     if memory_check:
         check_memory(need, available_memory(dev), what=f"a {w}x{h} px fit with this preset")
 
@@ -185,8 +199,9 @@ def solve(
         channels_last=channels_last, seed=seed,
     )  # fmt: skip
     total = time.perf_counter() - t0
-    last = fr.image[0].clamp(0, 1)
-    ema = None if fr.ema is None else fr.ema[0].clamp(0, 1)
+    # With restarts, each output is the mean over the runs (the paper's "average of runs").
+    last = fr.image.mean(0).clamp(0, 1)
+    ema = None if fr.ema is None else fr.ema.mean(0).clamp(0, 1)
     image = ema if (preset.output == "ema" and ema is not None) else last
 
     metrics: dict[str, float] = {}
@@ -207,6 +222,7 @@ def solve(
         "preset": preset.to_dict(),
         "prior": prior,
         "seed": seed,
+        "restarts": n_runs,
         "settings": {
             "iters": schedule.iters, "lr": schedule.lr, "input_noise": schedule.input_noise,
             "ema": schedule.ema, "backtrack_db": schedule.backtrack_db,
