@@ -171,3 +171,23 @@ def test_bilinear_upsampling_matches_interpolate(shape, channels_last):
     g = torch.randn_like(ours)
     assert torch.allclose(torch.autograd.grad(ours, x, g)[0], torch.autograd.grad(ref, x, g)[0])
     assert torch.autograd.gradcheck(upsample_bilinear2x, (x,))
+
+
+def test_gradient_checkpointing_same_gradients_less_memory():
+    from deepprior.memory import estimate_fit_memory
+
+    z = torch.rand(1, 8, 32, 32)
+    grads, need = [], []
+    for ck in (False, True):
+        torch.manual_seed(0)
+        net = create_net("skip", 8, 3, n_d=[16, 16, 16], n_s=4, depth=3, checkpoint=ck)
+        net(z).square().mean().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in net.parameters()]))
+        need.append(estimate_fit_memory(net, 8, (512, 512), dtype=torch.float32))
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+    assert need[1] < 0.6 * need[0]
+
+
+def test_checkpointing_on_a_net_without_it_is_a_clear_error():
+    with pytest.raises(DeepPriorError, match="bad settings for net 'unet'"):
+        create_net("unet", 8, 3, checkpoint=True)

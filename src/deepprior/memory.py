@@ -62,6 +62,6 @@ def check_memory(need: int, available: int | None, *, what: str) -> None:
         return
     raise DeepPriorError(
         f"{what} needs about {need / GiB:.1f} GiB but only {available / GiB:.1f} GiB is "
-        "available; use a smaller image or a lighter --preset, or pass --no-memory-check "
-        "to try anyway"
+        "available; use --checkpoint (gradient checkpointing), a smaller image or a lighter "
+        "--preset, or pass --no-memory-check to try anyway"
     )

@@ -36,12 +36,14 @@ class SpeedConfig:
         precision: ``fp32``, ``bf16`` or ``auto`` (what deepprior picks for the device).
         channels_last: memory format; ``None`` follows deepprior's default for the device.
         compile: wrap the net in ``torch.compile``; ``None`` follows deepprior's default.
+        checkpoint: gradient checkpointing in the generator (less memory, more compute).
     """
 
     name: str
     precision: str = "auto"
     channels_last: bool | None = None
     compile: bool | None = None
+    checkpoint: bool = False
 
 
 BASELINE = SpeedConfig("baseline", precision="fp32", channels_last=False, compile=False)
@@ -51,6 +53,7 @@ CONFIGS = {
     "bf16": SpeedConfig("bf16", precision="bf16", channels_last=False, compile=False),
     "bf16-cl": SpeedConfig("bf16-cl", precision="bf16", channels_last=True, compile=False),
     "compile": SpeedConfig("compile", precision="auto", channels_last=None, compile=True),
+    "checkpoint": SpeedConfig("checkpoint", checkpoint=True),
     "deepprior": DEFAULT,
 }
 
@@ -115,21 +118,26 @@ def count_flops(net: nn.Module, z: torch.Tensor, loss_fn: Any) -> int:
 
     meta_net = copy.deepcopy(net).to("meta")
     zm = z.to("meta")
+    if isinstance(loss_fn, nn.Module):
+        loss_fn = copy.deepcopy(loss_fn).to("meta")
     with FlopCounterMode(display=False) as counter:
         loss_fn(meta_net(zm)).backward()
     return int(counter.get_total_flops())
 
 
-def _problem(task: str, preset_name: str | None, size: int, factor: int):
+def _problem(task: str, preset_name: str | None, size: int, factor: int, **net_kwargs: Any):
     """Net, z and data term for a ``size``-px fit of ``task`` (SR: the output is ``size``)."""
     preset = get_preset(task, preset_name, factor=factor if task == "sr" else None)
     if preset.input != "noise":
         raise DeepPriorError(f"speed times noise-input presets; {task}/{preset.name} is not one")
     gen = torch.Generator().manual_seed(0)
-    net = create_net(preset.net, preset.input_channels, 3, **preset.net_kwargs)
+    net = create_net(preset.net, preset.input_channels, 3, **{**preset.net_kwargs, **net_kwargs})
     stride = getattr(net, "stride", 1)
-    if size % stride:
-        raise DeepPriorError(f"--size must be a multiple of {stride} for this net, got {size}")
+    if size % stride or size < 2 * stride:
+        raise DeepPriorError(
+            f"--size must be a multiple of {stride} and at least {2 * stride} for this net, "
+            f"got {size}"
+        )
     z = noise_input(preset.input_channels, (size, size), generator=gen)
     if task == "sr":
         if size % factor:
@@ -157,7 +165,8 @@ def time_config(
     if steps < 1 or warmup < 1:
         raise DeepPriorError("--steps and --warmup must be at least 1")
     dev = select_device(device)
-    p, net, z, term = _problem(task, preset, size, factor)
+    extra = {"checkpoint": True} if config.checkpoint else {}
+    p, net, z, term = _problem(task, preset, size, factor, **extra)
     dtype = resolve_precision(config.precision, dev)
     channels_last = config.channels_last
     if channels_last is None:
@@ -186,6 +195,7 @@ def time_config(
         "dtype": str(dtype).replace("torch.", ""),
         "channels_last": channels_last,
         "compile": res.compiled,
+        "checkpoint": config.checkpoint,
         "steps": steps,
         "warmup": warmup,
         "s_per_step": per_step,

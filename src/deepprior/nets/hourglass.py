@@ -91,6 +91,9 @@ class Hourglass(nn.Module):
         act: activation name (``"leaky_relu"`` by default).
         need1x1_up: add the 1x1 conv block at the end of each up block.
         sigmoid: end with a sigmoid so the output lies in [0, 1].
+        checkpoint: gradient checkpointing per conv block: the backward pass recomputes
+            each block from its input instead of keeping its activations (less memory for
+            large images, at about a third more compute).
 
     Example:
         >>> net = Hourglass(32, 3)  # the paper's SR/denoising default
@@ -115,6 +118,7 @@ class Hourglass(nn.Module):
         need1x1_up: bool = True,
         sigmoid: bool = True,
         depth: int | None = None,
+        checkpoint: bool = False,
     ) -> None:
         super().__init__()
         if depth is None:
@@ -147,6 +151,10 @@ class Hourglass(nn.Module):
         self.body = deeper
         self.head = conv(nu[0], out_channels, 1, pad=pads[0])
         self.out_act = nn.Sigmoid() if sigmoid else nn.Identity()
+        self.checkpoint = bool(checkpoint)
+        for m in self.modules():
+            if isinstance(m, ConvBlock):
+                m.checkpoint = self.checkpoint
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.out_act(self.head(self.body(z)))

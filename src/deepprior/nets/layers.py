@@ -163,6 +163,16 @@ class ConvBlock(nn.Sequential):
             layers.append(nn.BatchNorm2d(cout))
         layers.append(activation(act))
         super().__init__(*layers)
+        self.checkpoint = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.checkpoint and torch.is_grad_enabled():
+            # Keep only the block's input; recompute conv, norm and activation when the
+            # backward pass needs them (about a third more compute, far less memory).
+            from torch.utils.checkpoint import checkpoint
+
+            return checkpoint(super().forward, x, use_reentrant=False)
+        return super().forward(x)
 
 
 def downsampler(mode: str, factor: int) -> nn.Module:
