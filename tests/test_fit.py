@@ -62,6 +62,17 @@ def test_backtracking_restores_parameters_and_optimizer_state(bad):
     assert opt_steps == {4}
 
 
+def test_backtracking_before_adams_first_moments_starts_adam_afresh():
+    net, z = _setup()
+    init = [p.detach().clone() for p in net.parameters()]
+    res = fit(net, z, JumpAt(1), Schedule(iters=2, lr=0.05, ema=None, backtrack_db=5.0))
+    assert res.backtracks == 1
+    # The jump came right after the first update: back to the initial weights, no moments.
+    for a, b in zip(init, res.net.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not res.optimizer.state
+
+
 def _adam_state(res):
     return list(res.optimizer.state.values())
 

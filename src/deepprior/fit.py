@@ -8,7 +8,6 @@ hot loop does no host sync, print or avoidable allocation per step.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -127,6 +126,52 @@ class FitResult:
         return losses[-1] if losses else None
 
 
+class _Checkpoint:
+    """The last good state for backtracking: parameters, buffers, Adam's moments, z, EMA.
+
+    The copies are allocated once and refreshed in place, so a check costs one memcpy of
+    the state, not a deep copy; they never alias the live tensors (the original notebooks'
+    CPU checkpoint did, and restored nothing).
+    """
+
+    def __init__(self, net: nn.Module, opt: torch.optim.Optimizer, z: torch.Tensor | None):
+        self.net, self.opt, self.z = net, opt, z
+        self.saved: list[torch.Tensor] = []
+        self.state: dict[str, Any] = {}
+
+    def _live(self) -> list[torch.Tensor]:
+        live = [t for t in self.net.state_dict().values() if isinstance(t, torch.Tensor)]
+        if self.z is not None:
+            live.append(self.z.detach())
+        for group in self.opt.param_groups:
+            for p in group["params"]:
+                st = self.opt.state.get(p, {})
+                live += [st[k] for k in sorted(st) if isinstance(st[k], torch.Tensor)]
+        return live
+
+    def save(self, loss: float, ema: torch.Tensor | None) -> dict[str, Any]:
+        live = self._live()
+        if len(live) == len(self.saved):
+            torch._foreach_copy_(self.saved, live)
+        else:  # first save, or Adam's state appeared after the first step
+            self.saved = [t.detach().clone() for t in live]
+        old = self.state.get("ema")
+        if ema is None:
+            keep = None
+        elif old is not None and old.shape == ema.shape:
+            keep = old.copy_(ema)
+        else:
+            keep = ema.clone()
+        self.state = {"loss": loss, "ema": keep, "n_live": len(live)}
+        return self.state
+
+    def restore(self) -> None:
+        with torch.no_grad():
+            if len(self._live()) != len(self.saved):
+                self.opt.state.clear()  # saved before Adam's first step: start Adam afresh
+            torch._foreach_copy_(self._live(), self.saved)
+
+
 def _crop_fn(crop: tuple[int, int, int, int] | None) -> Callable[[torch.Tensor], torch.Tensor]:
     if crop is None:
         return lambda x: x
@@ -181,6 +226,8 @@ def fit(
     schedule.validate()
     device = torch.device(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one fixed input size: autotune once
     net.to(device=device, memory_format=fmt)
     net.train()
     z = z.to(device).contiguous(memory_format=fmt)
@@ -208,8 +255,10 @@ def fit(
         # slow element-wise path (about 9x slower on a CPU).
         n, c, h, w = z.shape
         noise_flat = torch.empty(z.numel(), device=device)
-        noise = noise_flat.view(n, h, w, c).permute(0, 3, 1, 2) if channels_last else (
-            noise_flat.view(z.shape)
+        noise = (
+            noise_flat.view(n, h, w, c).permute(0, 3, 1, 2)
+            if channels_last
+            else (noise_flat.view(z.shape))
         )
 
     iters = schedule.iters
@@ -222,26 +271,15 @@ def fit(
     active = list(callbacks)
 
     def snapshot(loss_value: float) -> dict[str, Any]:
-        # Deep copies: a checkpoint must never alias the live parameters (a bug of the
-        # original notebooks on the CPU).
-        return {
-            "loss": loss_value,
-            "net": copy.deepcopy(net.state_dict()),
-            "opt": copy.deepcopy(opt.state_dict()),
-            "z": z.detach().clone() if schedule.optimize_input else None,
-            "ema": None if ema is None else ema.clone(),
-        }
+        return ckpt_store.save(loss_value, ema)
 
     def restore(state: dict[str, Any]) -> torch.Tensor | None:
-        net.load_state_dict(state["net"])
-        opt.load_state_dict(state["opt"])
+        ckpt_store.restore()
         for group in opt.param_groups:
             group["lr"] *= schedule.backtrack_lr_factor
-        state["opt"] = copy.deepcopy(opt.state_dict())
-        if state["z"] is not None:
-            with torch.no_grad():
-                z.copy_(state["z"])
         return None if state["ema"] is None else state["ema"].clone()
+
+    ckpt_store = _Checkpoint(net, opt, z if schedule.optimize_input else None)
 
     step = 0
     interrupted = False

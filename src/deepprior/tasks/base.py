@@ -160,6 +160,8 @@ def solve(
         schedule = Schedule(
             iters=preset.iters, lr=preset.lr, input_noise=preset.input_noise, ema=preset.ema,
             backtrack_db=preset.backtrack_db,
+            # A GPU runs ahead of the host; reading the loss back every step would stall it.
+            check_every=1 if dev.type == "cpu" else 10,
         )  # fmt: skip
     else:
         canvas = (h, w)
@@ -226,6 +228,7 @@ def solve(
         "settings": {
             "iters": schedule.iters, "lr": schedule.lr, "input_noise": schedule.input_noise,
             "ema": schedule.ema, "backtrack_db": schedule.backtrack_db,
+            "check_every": schedule.check_every,
             "tv_weight": tv_weight if prior == "tv" else 0.0,
         },
         "image_size": [w, h],
