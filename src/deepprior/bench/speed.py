@@ -173,7 +173,7 @@ def time_config(
         channels_last = dev.type == "cuda" or dtype == torch.bfloat16
     schedule = Schedule(
         iters=warmup + steps, lr=p.lr, input_noise=p.input_noise, ema=p.ema,
-        backtrack_db=p.backtrack_db,
+        backtrack_db=p.backtrack_db, check_every=1 if dev.type == "cpu" else 10,
     )  # fmt: skip
     clock = _StepClock(warmup, dev)
     if dev.type == "cuda":
