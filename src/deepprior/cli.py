@@ -417,7 +417,7 @@ def degrade(
 @click.option("--warmup", type=int, default=3, show_default=True, help="Untimed steps first.")
 @click.option(
     "--configs", default="baseline,deepprior", show_default=True,
-    help="Comma-separated: baseline, bf16, bf16-cl, compile, checkpoint, deepprior.",
+    help="Comma-separated: baseline, fp32-cl, bf16, bf16-cl, compile, checkpoint, deepprior.",
 )  # fmt: skip
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--json", "json_path", default=None, help="Also write the figures as JSON here.")

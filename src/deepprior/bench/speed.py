@@ -50,6 +50,7 @@ BASELINE = SpeedConfig("baseline", precision="fp32", channels_last=False, compil
 DEFAULT = SpeedConfig("deepprior")
 CONFIGS = {
     "baseline": BASELINE,
+    "fp32-cl": SpeedConfig("fp32-cl", precision="fp32", channels_last=True, compile=False),
     "bf16": SpeedConfig("bf16", precision="bf16", channels_last=False, compile=False),
     "bf16-cl": SpeedConfig("bf16-cl", precision="bf16", channels_last=True, compile=False),
     "compile": SpeedConfig("compile", precision="auto", channels_last=None, compile=True),
