@@ -68,7 +68,8 @@ def images(tmp_path_factory, photo) -> dict[str, Path]:
 def test_help_lists_every_subcommand():
     proc = run("--help")
     assert proc.returncode == 0
-    for sub in ("denoise", "jpeg", "sr", "inpaint", "restore", "enhance", "flash", "degrade"):
+    subs = ("denoise", "jpeg", "sr", "inpaint", "restore", "enhance", "flash", "degrade", "speed")
+    for sub in (*subs, "invert", "actmax", "samples", "curves"):
         assert sub in proc.stdout
 
 

@@ -444,8 +444,19 @@ def speed(
         atomic_write_text(jp, json.dumps(result, indent=2) + "\n")
 
 
+def register_all() -> click.Group:
+    """Add the subcommands that live in their own modules (they import the helpers above,
+    so they are attached here, at start-up, rather than at import time)."""
+    from .cli_diag import register as register_diagnostics
+
+    if "invert" not in cli.commands:
+        register_diagnostics(cli)
+    return cli
+
+
 def main() -> None:
     """Entry point of the ``deepprior`` script."""
+    register_all()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as e:
