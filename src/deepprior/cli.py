@@ -447,10 +447,13 @@ def speed(
 def register_all() -> click.Group:
     """Add the subcommands that live in their own modules (they import the helpers above,
     so they are attached here, at start-up, rather than at import time)."""
+    from .cli_bench import register as register_bench
     from .cli_diag import register as register_diagnostics
 
     if "invert" not in cli.commands:
         register_diagnostics(cli)
+    if "bench" not in cli.commands:
+        register_bench(cli)
     return cli
 
 

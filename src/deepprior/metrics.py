@@ -17,19 +17,24 @@ def rgb_to_y601(x: torch.Tensor) -> torch.Tensor:
     return (16.0 + 65.481 * r + 128.553 * g + 24.966 * b) / 255.0
 
 
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    return rgb_to_y601(x) if x.shape[1] == 3 else rgb_to_y601(x.expand(-1, 3, -1, -1))
+
+
 def psnr(x: torch.Tensor, y: torch.Tensor, *, border: int = 0, y_channel: bool = False) -> float:
     """PSNR in dB between images in [0, 1] ((C,H,W) or (N,C,H,W)); values are clipped first.
 
     Args:
         x, y: the images; same shape.
         border: pixels removed from each side before measuring.
-        y_channel: measure on the BT.601 luminance (RGB inputs only).
+        y_channel: measure on the BT.601 luminance in [16, 235] / 255; a grayscale image
+            counts as R = G = B, so its PSNR is comparable with a colour image's.
     """
     a, b = _as_batch(x).clamp(0, 1), _as_batch(y).clamp(0, 1).to(x.device)
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
-    if y_channel and a.shape[1] == 3:
-        a, b = rgb_to_y601(a), rgb_to_y601(b)
+    if y_channel:
+        a, b = _luma(a), _luma(b)
     if border > 0:
         a = a[..., border:-border, border:-border]
         b = b[..., border:-border, border:-border]
@@ -42,14 +47,14 @@ def ssim(x: torch.Tensor, y: torch.Tensor, *, border: int = 0, y_channel: bool =
     from skimage.metrics import structural_similarity
 
     a, b = _as_batch(x).clamp(0, 1), _as_batch(y).clamp(0, 1)
-    if y_channel and a.shape[1] == 3:
-        a, b = rgb_to_y601(a), rgb_to_y601(b)
+    if y_channel:
+        a, b = _luma(a), _luma(b)
     if border > 0:
         a = a[..., border:-border, border:-border]
         b = b[..., border:-border, border:-border]
     an = a[0].permute(1, 2, 0).cpu().numpy().astype(np.float64)
     bn = b[0].permute(1, 2, 0).cpu().numpy().astype(np.float64)
-    if min(an.shape[:2]) < 7:
+    if min(an.shape[:2]) < 11:  # the Gaussian window (sigma 1.5) spans 11 px
         return float("nan")
     return float(
         structural_similarity(

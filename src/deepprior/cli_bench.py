@@ -1,0 +1,175 @@
+"""``deepprior bench``: reproduce the paper's tables (see docs/benchmarks.md).
+
+``register(cli)`` adds the ``bench`` group to the ``deepprior`` click group::
+
+    deepprior bench sr --dataset Set5 --factor 4
+    deepprior bench denoise            # CBM3D9, sigma = 25
+    deepprior bench inpaint            # Heide11, 50% random pixels
+    deepprior bench text-inpaint       # kate + the authors' text mask
+    deepprior bench holes              # vase and library + their hole masks
+    deepprior bench report sr --dataset Set5 --factor 4   # re-render report.md
+
+Each table writes one JSON record per image into ``--out`` (default
+``benchmarks/results/<table>/``, ``benchmarks/results/quick/<table>/`` with ``--quick``) as
+soon as that image is done, so a rerun resumes; then ``report.md``, also printed on stdout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .cli import task_command
+
+__all__ = ["register", "bench"]
+
+
+def _table_options(fn: Callable) -> Callable:
+    options = [
+        click.option(
+            "--data-dir", default=None,
+            help="Data folder (default: $DEEPPRIOR_DATA, else ../shared/data).",
+        ),
+        click.option(
+            "--out", default=None,
+            help="Folder of the records and report.md (default: benchmarks/results/<table>/).",
+        ),
+        click.option(
+            "--quick", is_flag=True,
+            help="Small crops and few steps: checks the harness, not the paper's numbers.",
+        ),
+        click.option("--quick-size", type=int, default=64, show_default=True,
+                     help="Crop size of --quick (px)."),
+        click.option("--limit", type=int, default=None, help="Only the first K images."),
+        click.option("--iters", type=int, default=None,
+                     help="Steps of every fit (default: the paper preset's; --quick: 20)."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed of the fits and of the noise / masks."),
+        click.option("--device", default="auto", show_default=True,
+                     help="auto, cpu, cuda or cuda:N."),
+        click.option("--precision", default="auto", show_default=True,
+                     help="auto, fp32 or bf16."),
+        click.option("--jobs", type=int, default=1, show_default=True,
+                     help="Images run in parallel processes (torch threads = cores / N)."),
+        click.option("--no-baselines", is_flag=True, help="Run DIP only."),
+        click.option("--force", is_flag=True, help="Redo images that already have a record."),
+        click.option("-q", "--quiet", is_flag=True, help="No per-image lines, no report echo."),
+    ]  # fmt: skip
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+def _run(table: str, **kw: Any) -> None:
+    from .bench.tables import BenchOptions, run_table
+    from .device import select_device
+
+    quiet = kw.pop("quiet")
+    select_device(kw["device"])  # a bad --device fails now, not after the first image
+    opts = BenchOptions(
+        table=table, data_dir=kw.pop("data_dir"), out=kw.pop("out"), quick=kw.pop("quick"),
+        quick_size=kw.pop("quick_size"), limit=kw.pop("limit"), iters=kw.pop("iters"),
+        seed=kw.pop("seed"), device=kw.pop("device"), precision=kw.pop("precision"),
+        jobs=kw.pop("jobs"), baselines=not kw.pop("no_baselines"), force=kw.pop("force"),
+        **kw,
+    )  # fmt: skip
+
+    def log(line: str) -> None:
+        if not quiet:
+            click.echo(f"bench {opts.name}: {line}", err=True)
+
+    res = run_table(opts, log=log)
+    click.echo(
+        f"bench {opts.name}: {len(res['ran'])} run, {len(res['skipped'])} skipped (done); "
+        f"records and report.md in {res['out']}",
+        err=True,
+    )
+    if not quiet:
+        click.echo(res["report"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def bench() -> None:
+    """Reproduce the paper's tables: DIP, the paper's numbers and baselines side by side."""
+
+
+@bench.command("sr")
+@click.option("--dataset", type=click.Choice(["Set5", "Set14"]), default="Set5",
+              show_default=True)  # fmt: skip
+@click.option("--factor", type=click.Choice(["4", "8"]), default="4", show_default=True)
+@_table_options
+@task_command
+def sr_table(dataset: str, factor: str, **kw: Any) -> None:
+    """Super-resolution x4/x8 on Set5/Set14: Y-PSNR (4-px border) and RGB PSNR."""
+    _run("sr", dataset=dataset, factor=int(factor), **kw)
+
+
+@bench.command("denoise")
+@click.option("--sigma", type=float, default=25.0, show_default=True, help="Noise sigma /255.")
+@_table_options
+@task_command
+def denoise_table(sigma: float, **kw: Any) -> None:
+    """Denoising of the 9 CBM3D colour images: DIP last / EMA / 2 runs, NLM, TV, CBM3D."""
+    _run("denoise", sigma=sigma, **kw)
+
+
+@bench.command("inpaint")
+@_table_options
+@task_command
+def inpaint_table(**kw: Any) -> None:
+    """Restoration from 50% random pixels on the 11 grayscale images of Table 3."""
+    _run("inpaint", **kw)
+
+
+@bench.command("text-inpaint")
+@_table_options
+@task_command
+def text_inpaint_table(**kw: Any) -> None:
+    """Text inpainting of kate with the authors' mask: whole-image PSNR."""
+    _run("text-inpaint", **kw)
+
+
+@bench.command("holes")
+@_table_options
+@task_command
+def holes_table(**kw: Any) -> None:
+    """Large-hole inpainting of vase and library: PSNR inside the hole."""
+    _run("holes", **kw)
+
+
+@bench.command("report")
+@click.argument("table", type=click.Choice(["sr", "denoise", "inpaint", "text-inpaint", "holes"]))
+@click.option("--dataset", type=click.Choice(["Set5", "Set14"]), default="Set5")
+@click.option("--factor", type=click.Choice(["4", "8"]), default="4")
+@click.option("--sigma", type=float, default=25.0)
+@click.option("--out", default=None, help="The table's folder (default as for the run).")
+@click.option("--quick", is_flag=True, help="The --quick run's folder.")
+@task_command
+def report_command(
+    table: str, dataset: str, factor: str, sigma: float, out: str | None, quick: bool
+) -> None:
+    """Re-render report.md of a table from its JSON records (no fitting)."""
+    from .bench.tables import BenchOptions, rerender
+
+    opts = BenchOptions(
+        table=table, dataset=dataset, factor=int(factor), sigma=sigma, out=out, quick=quick
+    )
+    opts.validate()
+    report, out_dir = rerender(opts)
+    click.echo(f"bench {opts.name}: wrote {out_dir / 'report.md'}", err=True)
+    click.echo(report)
+
+
+def register(group: click.Group) -> click.Group:
+    """Add the ``bench`` group to a click group (the ``deepprior`` CLI, or one in a test).
+
+    Example:
+        >>> import click
+        >>> g = register(click.Group("deepprior"))
+        >>> sorted(g.commands["bench"].commands)
+        ['denoise', 'holes', 'inpaint', 'report', 'sr', 'text-inpaint']
+    """
+    group.add_command(bench)
+    return group

@@ -1,0 +1,260 @@
+"""``deepprior bench``: every table end to end in --quick mode on the shared data (skipped
+when ../shared/data is absent), resuming, the report, the protocols and the errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import click
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from deepprior.bench import data as bd
+from deepprior.bench.protocols import measure, psnr_region, psnr_y
+from deepprior.bench.tables import BenchOptions, threads_per_job
+from deepprior.cli_bench import register
+
+from .conftest import DATA
+
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is not available")
+
+
+@pytest.fixture(scope="module")
+def group() -> click.Group:
+    return register(click.Group("deepprior"))
+
+
+def invoke(group: click.Group, *args: str):
+    return CliRunner().invoke(group, ["bench", *args], catch_exceptions=False)
+
+
+def records(folder) -> dict[str, dict]:
+    return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
+
+
+def finite(x) -> bool:
+    return isinstance(x, float) and math.isfinite(x)
+
+
+def check_record(rec: dict, methods: set[str]) -> None:
+    assert rec["quick"] is True and rec["settings"]["quick"] is True
+    primary = rec["primary"]
+    assert primary in rec["protocol"] and "input" in rec["protocol"]
+    for key in ("git_commit", "preset", "device", "dtype", "seconds", "threads", "settings"):
+        assert key in rec, key
+    assert rec["preset"]["name"] and rec["device"] == "cpu" and rec["seconds"] > 0
+    assert len(rec["inputs"]["image"]["sha256"]) == 64
+    assert rec["inputs"]["image"]["manifest_match"] in (True, None)
+    assert methods <= set(rec["metrics"]), set(rec["metrics"])
+    for m in methods:
+        assert finite(rec["metrics"][m][primary]), (m, rec["metrics"][m])
+        assert finite(rec["metrics"][m]["ssim"]), m
+    for name, why in rec["skipped"].items():  # optional packages: skipped with the reason
+        assert name not in rec["metrics"] and "pip install" in why
+
+
+def check_report(folder, n_rows: int) -> str:
+    text = (folder / "report.md").read_text()
+    assert "QUICK RUN" in text
+    assert "(paper)" in text and "| **mean** |" in text
+    first_table = text.split("### ")[1]
+    rows = [ln for ln in first_table.splitlines() if ln.startswith("| ") and "---" not in ln]
+    assert len(rows) == 1 + n_rows + 1  # header, images, mean
+    return text
+
+
+# --------------------------------------------------------------------------------------------
+# Protocols (no data needed)
+# --------------------------------------------------------------------------------------------
+
+
+def test_y_psnr_with_border_matches_a_hand_computation():
+    g = torch.Generator().manual_seed(0)
+    x, ref = torch.rand(3, 20, 24, generator=g), torch.rand(3, 20, 24, generator=g)
+
+    def y(a):
+        a = a.numpy().astype(np.float64)
+        return (16 + 65.481 * a[0] + 128.553 * a[1] + 24.966 * a[2]) / 255.0
+
+    d = (y(x) - y(ref))[4:-4, 4:-4]
+    expected = 10 * np.log10(1.0 / np.mean(d**2))
+    assert psnr_y(x, ref) == pytest.approx(expected, abs=1e-4)
+    # A gray image is taken as R = G = B: Y = (16 + 219 v) / 255, not v itself.
+    xg, rg = x[:1], ref[:1]
+    dg = (219.0 / 255.0) * (xg[0] - rg[0]).numpy().astype(np.float64)[4:-4, 4:-4]
+    assert psnr_y(xg, rg) == pytest.approx(10 * np.log10(1 / np.mean(dg**2)), abs=1e-4)
+    m = measure("sr", x, ref)
+    assert m["psnr_y"] == pytest.approx(expected, abs=1e-4)
+    rgb = (x - ref).numpy().astype(np.float64)[:, 4:-4, 4:-4]
+    assert m["psnr_rgb"] == pytest.approx(10 * np.log10(1 / np.mean(rgb**2)), abs=1e-4)
+
+
+def test_psnr_inside_the_hole_only_counts_hole_pixels():
+    ref = torch.zeros(3, 8, 8)
+    x = ref.clone()
+    mask = torch.ones(1, 8, 8)
+    mask[:, 2:4, 2:6] = 0  # an 8-pixel hole
+    x[:, 2:4, 2:6] = 0.1  # error 0.1 inside the hole
+    x[:, 0, 0] = 1.0  # a large error outside it is ignored
+    assert psnr_region(x, ref, 1 - mask) == pytest.approx(20.0, abs=1e-6)
+    assert measure("holes", x, ref, mask=mask)["psnr_hole"] == pytest.approx(20.0, abs=1e-6)
+
+
+def test_lr_input_is_the_8bit_pil_lanczos_resize():
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(1)
+    hr = (torch.rand(3, 32, 48, generator=g) * 255).round() / 255
+    lr = bd.lanczos_lr_8bit(hr, 4)
+    assert lr.shape == (3, 8, 12)
+    pil = Image.fromarray((hr.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    ref = np.asarray(pil.resize((12, 8), Image.Resampling.LANCZOS), dtype=np.float32) / 255
+    assert torch.equal(lr, torch.from_numpy(ref).permute(2, 0, 1))
+
+
+def test_default_folders_and_threads():
+    assert str(BenchOptions("sr", dataset="Set14", factor=8).out_dir()).endswith(
+        "benchmarks/results/sr-Set14-x8"
+    )
+    assert "quick" in BenchOptions("denoise", quick=True).out_dir().parts
+    assert threads_per_job(1) >= 1 and threads_per_job(64) == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+
+
+def test_missing_data_dir_is_a_one_line_error(group, tmp_path):
+    missing = tmp_path / "nowhere"
+    res = invoke(group, "sr", "--quick", "--data-dir", str(missing), "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2
+    msg = res.output.strip()
+    assert len(msg.splitlines()) == 1 and msg.startswith("deepprior: error:")
+    assert str(missing) in msg and "git clone" in msg and "DEEPPRIOR_DATA" in msg
+
+
+def test_missing_data_dir_from_the_environment(group, tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPPRIOR_DATA", str(tmp_path / "env-data"))
+    res = invoke(group, "denoise", "--quick", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "env-data" in res.output and "$DEEPPRIOR_DATA" in res.output
+
+
+def test_missing_image_names_the_file(group, tmp_path):
+    (tmp_path / "Set5").mkdir()
+    res = invoke(group, "sr", "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1
+    assert "baby" in res.output and str(tmp_path / "Set5" / "baby.png") in res.output
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("*.json"))
+
+
+# --------------------------------------------------------------------------------------------
+# Tables, end to end (--quick)
+# --------------------------------------------------------------------------------------------
+
+
+@needs_data
+def test_sr_quick_writes_records_report_and_resumes(group, tmp_path):
+    out = tmp_path / "sr"
+    args = ["sr", "--dataset", "Set5", "--factor", "4", "--quick", "--limit", "1",
+            "--data-dir", str(DATA), "--out", str(out), "--device", "cpu"]  # fmt: skip
+    t0 = time.perf_counter()
+    res = invoke(group, *args)
+    first = time.perf_counter() - t0
+    assert res.exit_code == 0, res.output
+    recs = records(out)
+    assert list(recs) == ["baby"]
+    rec = recs["baby"]
+    check_record(rec, {"dip", "bicubic", "lanczos", "no_prior", "tv_prior"})
+    assert rec["primary"] == "psnr_y" and "border" in rec["protocol"]["psnr_y"]
+    assert finite(rec["metrics"]["dip"]["psnr_rgb"])
+    assert rec["sizes"] == {"hr": [3, 64, 64], "lr": [3, 16, 16]}
+    assert rec["paper"]["per_image"]["dip"] == 31.49  # paper_tables.json, Set5 x4 baby
+    assert rec["settings"]["iters"] == 20 and rec["fits"]["dip"]["iters_run"] == 20
+    text = check_report(out, 1)
+    assert "DIP (paper)" in text and "31.49" in text and "Y" in text
+
+    mtime = (out / "baby.json").stat().st_mtime_ns
+    t0 = time.perf_counter()
+    res = invoke(group, *args)
+    again = time.perf_counter() - t0
+    assert res.exit_code == 0 and "0 run, 1 skipped" in res.output
+    assert (out / "baby.json").stat().st_mtime_ns == mtime
+    assert again < first / 2
+
+    # Other settings: the record is redone, not reused.
+    res = invoke(group, *args, "--iters", "3", "--no-baselines")
+    assert res.exit_code == 0 and "1 run, 0 skipped" in res.output
+    rec = records(out)["baby"]
+    assert rec["settings"]["iters"] == 3 and set(rec["metrics"]) == {"dip"}
+
+    # The report re-renders from the records alone.
+    (out / "report.md").unlink()
+    res = invoke(group, "report", "sr", "--out", str(out))
+    assert res.exit_code == 0 and "| **mean** |" in (out / "report.md").read_text()
+
+
+@needs_data
+def test_denoise_quick_has_the_three_dip_variants(group, tmp_path):
+    out = tmp_path / "dn"
+    res = invoke(group, "denoise", "--quick", "--limit", "1", "--data-dir", str(DATA),
+                 "--out", str(out), "--device", "cpu")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rec = records(out)["kodim01"]
+    check_record(rec, {"dip_last", "dip_ema", "dip_two_runs", "nlm", "tv_chambolle", "input"})
+    assert rec["fits"]["dip_two_runs"]["restarts"] == 2 and rec["fits"]["dip"]["restarts"] == 1
+    assert rec["metrics"]["dip_last"]["psnr"] != rec["metrics"]["dip_ema"]["psnr"]
+    assert rec["paper"]["mean_only"]["dip_two_runs"] == 31.0
+    assert ("bm3d" in rec["metrics"]) != ("bm3d" in rec["skipped"])
+    # sigma = 25 noise on a clean image gives about 20 dB.
+    assert 19.0 < rec["metrics"]["input"]["psnr"] < 21.5
+    text = check_report(out, 1)
+    assert "30.43†" in text
+
+
+@needs_data
+def test_inpaint_quick_in_two_processes(group, tmp_path):
+    out = tmp_path / "inp"
+    res = invoke(group, "inpaint", "--quick", "--limit", "2", "--iters", "5", "--jobs", "2",
+                 "--data-dir", str(DATA), "--out", str(out), "--device", "cpu")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    recs = records(out)
+    assert set(recs) == {"barbara", "boat"}
+    for rec in recs.values():
+        check_record(rec, {"dip", "biharmonic", "tv_prior", "input"})
+        assert rec["primary"] == "psnr" and 0.45 < rec["known_fraction"] < 0.55
+        assert rec["sizes"]["image"] == [1, 64, 64]
+        assert rec["threads"] == threads_per_job(2)
+    assert recs["barbara"]["paper"]["per_image"]["dip"] == 32.22
+    assert recs["barbara"]["paper"]["paper_only"]["papyan_csc"] == 28.14
+    check_report(out, 2)
+
+
+@needs_data
+def test_text_inpaint_quick(group, tmp_path):
+    out = tmp_path / "text"
+    res = invoke(group, "text-inpaint", "--quick", "--data-dir", str(DATA), "--out", str(out),
+                 "--device", "cpu")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rec = records(out)["kate"]
+    check_record(rec, {"dip", "biharmonic", "tv_prior"})
+    assert rec["preset"]["name"] == "text" and rec["inputs"]["mask"]["manifest_match"] is True
+    check_report(out, 1)
+
+
+@needs_data
+def test_holes_quick_measures_inside_the_hole(group, tmp_path):
+    out = tmp_path / "holes"
+    res = invoke(group, "holes", "--quick", "--limit", "1", "--data-dir", str(DATA),
+                 "--out", str(out), "--device", "cpu")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rec = records(out)["vase"]
+    check_record(rec, {"dip", "biharmonic", "tv_prior", "input"})
+    assert rec["primary"] == "psnr_hole" and rec["preset"]["name"] == "holes"
+    m = rec["metrics"]["input"]
+    assert m["psnr_hole"] < m["psnr"]  # the input is black in the hole only
+    check_report(out, 1)
