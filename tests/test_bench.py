@@ -166,6 +166,7 @@ def test_sr_quick_writes_records_report_and_resumes(group, tmp_path):
     res = invoke(group, *args)
     first = time.perf_counter() - t0
     assert res.exit_code == 0, res.output
+    assert "baby: running (20 steps per fit)" in res.output  # said before the long wait
     recs = records(out)
     assert list(recs) == ["baby"]
     rec = recs["baby"]
@@ -187,8 +188,9 @@ def test_sr_quick_writes_records_report_and_resumes(group, tmp_path):
     assert again < first / 2
 
     # Other settings: the record is redone, not reused.
-    res = invoke(group, *args, "--iters", "3", "--no-baselines")
+    res = invoke(group, *args, "--iters", "3", "--no-baselines", "--progress")
     assert res.exit_code == 0 and "1 run, 0 skipped" in res.output
+    assert "3/3" in res.output  # the fit's progress bar
     rec = records(out)["baby"]
     assert rec["settings"]["iters"] == 3 and set(rec["metrics"]) == {"dip"}
 

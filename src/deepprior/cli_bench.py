@@ -16,6 +16,7 @@ soon as that image is done, so a rerun resumes; then ``report.md``, also printed
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -56,6 +57,9 @@ def _table_options(fn: Callable) -> Callable:
         click.option("--no-baselines", is_flag=True, help="Run DIP only."),
         click.option("--force", is_flag=True, help="Redo images that already have a record."),
         click.option("-q", "--quiet", is_flag=True, help="No per-image lines, no report echo."),
+        click.option("--progress/--no-progress", default=None,
+                     help="A progress bar per fit (default: when stderr is a terminal and "
+                          "--jobs is 1)."),
     ]  # fmt: skip
     for opt in reversed(options):
         fn = opt(fn)
@@ -67,13 +71,16 @@ def _run(table: str, **kw: Any) -> None:
     from .device import select_device
 
     quiet = kw.pop("quiet")
+    progress = kw.pop("progress")
+    if progress is None:
+        progress = sys.stderr.isatty() and kw["jobs"] == 1 and not quiet
     select_device(kw["device"])  # a bad --device fails now, not after the first image
     opts = BenchOptions(
         table=table, data_dir=kw.pop("data_dir"), out=kw.pop("out"), quick=kw.pop("quick"),
         quick_size=kw.pop("quick_size"), limit=kw.pop("limit"), iters=kw.pop("iters"),
         seed=kw.pop("seed"), device=kw.pop("device"), precision=kw.pop("precision"),
         jobs=kw.pop("jobs"), baselines=not kw.pop("no_baselines"), force=kw.pop("force"),
-        **kw,
+        progress=progress, **kw,
     )  # fmt: skip
 
     def log(line: str) -> None:

@@ -538,6 +538,7 @@ def run_table(opts: BenchOptions, log: Callable[[str], None] = lambda s: None) -
     failures: list[str] = []
     if opts.jobs == 1 or len(todo) <= 1:
         for a in args:
+            log(f"{a[1]['name']}: running ({opts.effective_iters()} steps per fit)")
             done(run_image(*a))
     else:
         import multiprocessing as mp
