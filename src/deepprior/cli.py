@@ -15,12 +15,15 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__
 from .errors import DeepPriorError
+
+if TYPE_CHECKING:
+    import torch
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -276,6 +279,18 @@ def _check_mask_args(mask: str | None, mask_kind: str | None, what: str) -> None
         raise DeepPriorError(f"give either --mask or {what}, not both")
 
 
+def _load_with_mask(
+    input: str, mask: str | None, gray: bool
+) -> tuple[torch.Tensor, torch.Tensor | None, list[str]]:
+    """The image, its mask file (checked against the image's size) if any, and the inputs."""
+    from .io import load_mask
+
+    img = _load(input, gray)
+    if mask is None:
+        return img, None, [input]
+    return img, load_mask(mask, tuple(img.shape[-2:])), [input, mask]
+
+
 @cli.command()
 @click.argument("input")
 @click.option("--mask", default=None, help="Mask file: white (non-zero) = known, black = fill.")
@@ -291,16 +306,10 @@ def inpaint(
     input: str, mask: str | None, mask_kind: str | None, keep: float, prior: str, **opts: Any
 ) -> None:
     """Inpainting of INPUT's unknown pixels given by --mask (or a generated --mask-kind)."""
-    from .io import load_mask
     from .tasks import inpaint as run
 
     _check_mask_args(mask, mask_kind, "--mask-kind bernoulli|text|box")
-    img = _load(input, opts["gray"])
-    inputs = [input]
-    m = None
-    if mask is not None:
-        m = load_mask(mask, tuple(img.shape[-2:]))
-        inputs.append(mask)
+    img, m, inputs = _load_with_mask(input, mask, opts["gray"])
     run_task(
         "inpaint", functools.partial(run, img, m, mask_kind=mask_kind, p_known=keep), inputs,
         opts, prior=prior,
@@ -316,16 +325,10 @@ def inpaint(
 @task_command
 def restore(input: str, mask: str | None, keep: float | None, prior: str, **opts: Any) -> None:
     """Restoration of INPUT from a fraction of its pixels (--mask, or --keep 0.5 to simulate)."""
-    from .io import load_mask
     from .tasks import restore as run
 
     _check_mask_args(mask, keep, "--keep P")
-    img = _load(input, opts["gray"])
-    inputs = [input]
-    m = None
-    if mask is not None:
-        m = load_mask(mask, tuple(img.shape[-2:]))
-        inputs.append(mask)
+    img, m, inputs = _load_with_mask(input, mask, opts["gray"])
     run_task("restore", functools.partial(run, img, m, p_known=keep), inputs, opts, prior=prior)
 
 
