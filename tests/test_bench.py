@@ -194,6 +194,16 @@ def test_sr_quick_writes_records_report_and_resumes(group, tmp_path):
     rec = records(out)["baby"]
     assert rec["settings"]["iters"] == 3 and set(rec["metrics"]) == {"dip"}
 
+    # --only adds another image; the report covers both records made with these settings.
+    res = invoke(group, *args, "--iters", "3", "--no-baselines", "--only", "bird")
+    assert res.exit_code == 0 and "1 run, 0 skipped" in res.output, res.output
+    assert set(records(out)) == {"baby", "bird"}
+    text = (out / "report.md").read_text()
+    assert "2 of 5 images done" in text and "| baby |" in text and "| bird |" in text
+    res = CliRunner().invoke(group, ["bench", *args, "--only", "lena"])
+    assert res.exit_code == 2 and "--only: no image 'lena'" in res.output
+    assert "baby, bird, butterfly, head, woman" in res.output
+
     # The report re-renders from the records alone.
     (out / "report.md").unlink()
     res = invoke(group, "report", "sr", "--out", str(out))

@@ -44,6 +44,8 @@ def _table_options(fn: Callable) -> Callable:
         click.option("--quick-size", type=int, default=64, show_default=True,
                      help="Crop size of --quick (px)."),
         click.option("--limit", type=int, default=None, help="Only the first K images."),
+        click.option("--only", default=None, metavar="NAMES",
+                     help="Only these images, comma-separated (e.g. baby,bird)."),
         click.option("--iters", type=int, default=None,
                      help="Steps of every fit (default: the paper preset's; --quick: 20)."),
         click.option("--seed", type=int, default=0, show_default=True,
@@ -78,6 +80,7 @@ def _run(table: str, **kw: Any) -> None:
     opts = BenchOptions(
         table=table, data_dir=kw.pop("data_dir"), out=kw.pop("out"), quick=kw.pop("quick"),
         quick_size=kw.pop("quick_size"), limit=kw.pop("limit"), iters=kw.pop("iters"),
+        only=tuple(n.strip() for n in (kw.pop("only") or "").split(",") if n.strip()),
         seed=kw.pop("seed"), device=kw.pop("device"), precision=kw.pop("precision"),
         jobs=kw.pop("jobs"), baselines=not kw.pop("no_baselines"), force=kw.pop("force"),
         progress=progress, **kw,

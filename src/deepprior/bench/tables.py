@@ -83,6 +83,7 @@ class BenchOptions:
     quick_size: int = 64
     quick_iters: int = 20
     limit: int | None = None
+    only: tuple[str, ...] = ()
     iters: int | None = None
     seed: int = 0
     device: str = "auto"
@@ -107,6 +108,12 @@ class BenchOptions:
             raise DeepPriorError(f"--limit must be at least 1, got {self.limit}")
         if self.iters is not None and self.iters < 1:
             raise DeepPriorError(f"--iters must be at least 1, got {self.iters}")
+        unknown = [n for n in self.only if n not in all_names(self)]
+        if unknown:
+            raise DeepPriorError(
+                f"--only: no image {', '.join(map(repr, unknown))} in table {self.name}; "
+                f"choose from {', '.join(all_names(self))}"
+            )
         if self.quick and self.quick_size < 32:
             raise DeepPriorError(f"--quick-size must be at least 32 px, got {self.quick_size}")
 
@@ -158,17 +165,24 @@ def _dataset(opts: BenchOptions) -> str:
     )
 
 
+def selected(opts: BenchOptions) -> list[tuple[int, str]]:
+    """(index in the table, name) of the images to run: ``--only``, then ``--limit``."""
+    named = list(enumerate(all_names(opts)))
+    if opts.only:
+        named = [(i, n) for i, n in named if n in opts.only]
+    return named[: opts.limit]
+
+
 def list_items(opts: BenchOptions, data_dir: Path) -> list[dict[str, Any]]:
-    """The table's images (after ``--limit``) with their files; every file must exist."""
+    """The table's images (after ``--only`` and ``--limit``) with their files, which must exist."""
     items: list[dict[str, Any]] = []
     if opts.table in ("sr", "denoise", "inpaint"):
         dataset = _dataset(opts)
-        names = all_names(opts)[: opts.limit]
-        for i, name in enumerate(names):
+        for i, name in selected(opts):
             p = bd.dataset_image(data_dir, dataset, name)
             items.append({"name": name, "index": i, "dataset": dataset, "image": str(p)})
     else:
-        for i, name in enumerate(all_names(opts)[: opts.limit]):
+        for i, name in selected(opts):
             img, mask = bd.dip_example(data_dir, name)
             items.append(
                 {"name": name, "index": i, "dataset": "dip-examples", "image": str(img),
@@ -557,7 +571,14 @@ def run_table(opts: BenchOptions, log: Callable[[str], None] = lambda s: None) -
                     failures.append(f"{futures[fut]}: {e}")
                     log(f"failed {futures[fut]}: {e}")
 
-    ordered = [records[it["name"]] for it in items if it["name"] in records]
+    # The report covers every image of the table done with these settings, also those that
+    # an earlier run (another --only / --limit, another machine) did.
+    for name in all_names(opts):
+        if name not in records:
+            rec = load_record(record_path(out_dir, name))
+            if rec is not None and rec.get("settings") == settings:
+                records[name] = rec
+    ordered = [records[n] for n in all_names(opts) if n in records]
     report = render(ordered, total=len(all_names(opts)))
     atomic_write_text(out_dir / "report.md", report)
     if failures:
