@@ -87,7 +87,12 @@ def _header(records: Sequence[dict[str, Any]], total: int) -> list[str]:
     if any("tv_prior" in r.get("methods", []) for r in records):
         lines.append(
             "- No prior / TV prior: the same data term optimised over the pixels directly "
-            "(deepprior prior='none' / 'tv', TV weight 0.02), started from the input."
+            "(deepprior prior='none' / 'tv', TV weight 0.02), with the DIP preset's steps, "
+            "Adam with LR max(preset LR, 0.01), started from the bicubic upsampling (SR) or "
+            "from the masked image with 0.5 in the holes (inpainting). Started there, "
+            "'no prior' changes only what the data term sees (for SR: iterative "
+            "back-projection) and keeps the rest of the starting image, so it is a stronger "
+            "baseline than the paper's (SR x4 Set5: 26.56 dB, below bicubic)."
         )
     if skipped:
         lines.append("- Skipped: " + "; ".join(f"{k} ({v})" for k, v in skipped.items()) + ".")
