@@ -104,6 +104,15 @@ def test_psnr_inside_the_hole_only_counts_hole_pixels():
     assert measure("holes", x, ref, mask=mask)["psnr_hole"] == pytest.approx(20.0, abs=1e-6)
 
 
+def test_sr_hr_is_the_authors_centre_crop_to_multiples_of_32():
+    woman = torch.arange(228 * 344, dtype=torch.float32).reshape(1, 228, 344)
+    hr = bd.center_crop_to_multiple(woman, 32)
+    assert hr.shape[-2:] == (224, 320)
+    assert torch.equal(hr, woman[:, 2:226, 12:332])  # offsets (228-224)//2, (344-320)//2
+    baby = torch.rand(3, 512, 512)
+    assert torch.equal(bd.center_crop_to_multiple(baby, 32), baby)
+
+
 def test_lr_input_is_the_8bit_pil_lanczos_resize():
     from PIL import Image
 

@@ -269,6 +269,12 @@ def center_crop(img: torch.Tensor, size: int, multiple: int = 1) -> torch.Tensor
     return img[..., top : top + ch, left : left + cw]
 
 
+def center_crop_to_multiple(img: torch.Tensor, multiple: int) -> torch.Tensor:
+    """The largest centred crop whose sides divide by ``multiple`` (the authors' ``crop_image``:
+    the offsets are rounded down)."""
+    return center_crop(img, max(img.shape[-2:]), multiple=multiple)
+
+
 def crop_around_hole(
     img: torch.Tensor, mask: torch.Tensor, size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -25,7 +25,9 @@ PROTOCOLS: dict[str, dict[str, str]] = {
         "psnr_rgb": f"PSNR over the R, G, B channels with the same {SR_BORDER}-px border removed.",
         "ssim": f"SSIM (Gaussian window, sigma 1.5) on Y with the {SR_BORDER}-px border removed.",
         "input": (
-            "HR = the data set's image (x8: cut at the bottom/right to a multiple of 8); "
+            "HR = the data set's image centre-cropped so that both sides divide by 32 (the "
+            "authors' crop to the net's total stride: head 280 -> 256, woman 228x344 -> 224x320; "
+            "the PSNR is measured on that crop); "
             "LR = the 8-bit HR resized by 1/factor with PIL Image.LANCZOS (as the authors' "
             "notebook), then quantised to 8 bits. The fit's output has exactly the HR size."
         ),

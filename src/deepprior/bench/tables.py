@@ -39,6 +39,9 @@ from .protocols import PROTOCOLS, measure
 SCHEMA = 1
 TABLE_KINDS = ("sr", "denoise", "inpaint", "text-inpaint", "holes")
 
+# The authors centre-crop the SR images so that both sides divide by the net's total stride.
+SR_HR_MULTIPLE = 32
+
 # Method labels, in the order of the report's columns.
 LABELS: dict[str, str] = {
     "dip": "DIP",
@@ -205,7 +208,7 @@ def settings_of(opts: BenchOptions) -> dict[str, Any]:
         "baselines": opts.baselines,
     }
     if opts.table == "sr":
-        s.update(dataset=opts.dataset, factor=opts.factor)
+        s.update(dataset=opts.dataset, factor=opts.factor, hr_multiple=SR_HR_MULTIPLE)
     elif opts.table == "denoise":
         s["sigma"] = opts.sigma
     elif opts.table == "inpaint":
@@ -284,7 +287,7 @@ def _run_sr(opts: BenchOptions, item: dict[str, Any], run: _Runner) -> dict[str,
 
     t = opts.factor
     hr = load_image(item["image"])
-    hr = bd.crop_to_multiple(hr, t)
+    hr = bd.center_crop_to_multiple(hr, SR_HR_MULTIPLE)  # the authors' crop
     if opts.quick:
         hr = bd.center_crop(hr, opts.quick_size, multiple=t)
     lr = bd.lanczos_lr_8bit(hr, t)
