@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from deepprior.bench import data as bd
 from deepprior.bench.protocols import measure, psnr_region, psnr_y
-from deepprior.bench.tables import BenchOptions, threads_per_job
+from deepprior.bench.tables import BenchOptions, job_devices, threads_per_job
 from deepprior.cli_bench import register
 
 from .conftest import DATA
@@ -136,6 +136,15 @@ def test_default_folders_and_threads():
 # --------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------
+
+
+def test_jobs_get_one_gpu_each_round_robin(monkeypatch):
+    assert job_devices("cpu", 3) == ["cpu"] * 3
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert job_devices("cuda", 3) == ["cuda:0", "cuda:1", "cuda:0"]
+    assert job_devices("auto", 2) == ["cuda:0", "cuda:1"]
+    assert job_devices("cuda:1", 2) == ["cuda:1", "cuda:1"]  # a named GPU is kept
 
 
 def test_missing_data_dir_is_a_one_line_error(group, tmp_path):

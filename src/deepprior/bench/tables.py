@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -479,13 +479,33 @@ def _clean(x: Any) -> Any:
     return x
 
 
-def _init_worker(threads: int) -> None:
+_WORKER_DEVICE: str | None = None  # this worker process's device (set by _init_worker)
+
+
+def job_devices(device: str, jobs: int) -> list[str]:
+    """The device of each of ``jobs`` worker processes: with ``auto`` or ``cuda`` on a machine
+    with GPUs, one GPU per process, round robin; otherwise ``device`` for all of them.
+
+    Example:
+        >>> job_devices("cpu", 2)
+        ['cpu', 'cpu']
+    """
+    if device in ("auto", "cuda") and torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        return [f"cuda:{i % n}" for i in range(jobs)]
+    return [device] * jobs
+
+
+def _init_worker(threads: int, devices: Any) -> None:
+    global _WORKER_DEVICE
     torch.set_num_threads(threads)
     os.environ["OMP_NUM_THREADS"] = str(threads)
+    _WORKER_DEVICE = devices.get()
 
 
 def _worker(args: tuple) -> dict[str, Any]:
-    return run_image(*args)
+    opts = args[0] if _WORKER_DEVICE is None else replace(args[0], device=_WORKER_DEVICE)
+    return run_image(opts, *args[1:])
 
 
 def threads_per_job(jobs: int) -> int:
@@ -560,11 +580,16 @@ def run_table(opts: BenchOptions, log: Callable[[str], None] = lambda s: None) -
     else:
         import multiprocessing as mp
 
+        n = min(opts.jobs, len(todo))
         threads = threads_per_job(opts.jobs)
-        log(f"{min(opts.jobs, len(todo))} processes x {threads} threads")
+        devices = job_devices(opts.device, n)
+        log(f"{n} processes x {threads} threads on {', '.join(sorted(set(devices)))}")
+        ctx = mp.get_context("spawn")
+        queue = ctx.Queue()
+        for d in devices:
+            queue.put(d)
         with ProcessPoolExecutor(
-            max_workers=min(opts.jobs, len(todo)), mp_context=mp.get_context("spawn"),
-            initializer=_init_worker, initargs=(threads,),
+            max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(threads, queue),
         ) as pool:  # fmt: skip
             futures = {pool.submit(_worker, a): a[1]["name"] for a in args}
             for fut in as_completed(futures):
@@ -610,5 +635,5 @@ def rerender(opts: BenchOptions) -> tuple[str, Path]:
 
 __all__ = [
     "BenchOptions", "TABLE_KINDS", "list_items", "run_image", "run_table", "rerender",
-    "settings_of", "threads_per_job",
+    "settings_of", "threads_per_job", "job_devices",
 ]  # fmt: skip
