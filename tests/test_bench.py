@@ -184,7 +184,7 @@ def test_sr_quick_writes_records_report_and_resumes(group, tmp_path):
     res = invoke(group, *args)
     first = time.perf_counter() - t0
     assert res.exit_code == 0, res.output
-    assert "baby: running (20 steps per fit)" in res.output  # said before the long wait
+    assert "baby: running (20 steps)" in res.output  # said before the long wait
     recs = records(out)
     assert list(recs) == ["baby"]
     rec = recs["baby"]

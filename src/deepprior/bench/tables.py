@@ -575,7 +575,8 @@ def run_table(opts: BenchOptions, log: Callable[[str], None] = lambda s: None) -
     failures: list[str] = []
     if opts.jobs == 1 or len(todo) <= 1:
         for a in args:
-            log(f"{a[1]['name']}: running ({opts.effective_iters()} steps per fit)")
+            steps = opts.effective_iters()
+            log(f"{a[1]['name']}: running ({f'{steps} steps' if steps else 'paper preset'})")
             done(run_image(*a))
     else:
         import multiprocessing as mp
