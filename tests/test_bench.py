@@ -32,6 +32,14 @@ def invoke(group: click.Group, *args: str):
     return CliRunner().invoke(group, ["bench", *args], catch_exceptions=False)
 
 
+def run_quick(group: click.Group, table: str, out, *extra: str) -> dict[str, dict]:
+    """``deepprior bench TABLE --quick`` on the shared data into ``out``; its records."""
+    res = invoke(group, table, "--quick", "--data-dir", str(DATA), "--out", str(out),
+                 "--device", "cpu", *extra)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return records(out)
+
+
 def records(folder) -> dict[str, dict]:
     return {p.stem: json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))}
 
@@ -231,10 +239,7 @@ def test_sr_quick_writes_records_report_and_resumes(group, tmp_path):
 @needs_data
 def test_denoise_quick_has_the_three_dip_variants(group, tmp_path):
     out = tmp_path / "dn"
-    res = invoke(group, "denoise", "--quick", "--limit", "1", "--data-dir", str(DATA),
-                 "--out", str(out), "--device", "cpu")  # fmt: skip
-    assert res.exit_code == 0, res.output
-    rec = records(out)["kodim01"]
+    rec = run_quick(group, "denoise", out, "--limit", "1")["kodim01"]
     check_record(rec, {"dip_last", "dip_ema", "dip_two_runs", "nlm", "tv_chambolle", "input"})
     assert rec["fits"]["dip_two_runs"]["restarts"] == 2 and rec["fits"]["dip"]["restarts"] == 1
     assert rec["metrics"]["dip_last"]["psnr"] != rec["metrics"]["dip_ema"]["psnr"]
@@ -249,10 +254,7 @@ def test_denoise_quick_has_the_three_dip_variants(group, tmp_path):
 @needs_data
 def test_inpaint_quick_in_two_processes(group, tmp_path):
     out = tmp_path / "inp"
-    res = invoke(group, "inpaint", "--quick", "--limit", "2", "--iters", "5", "--jobs", "2",
-                 "--data-dir", str(DATA), "--out", str(out), "--device", "cpu")  # fmt: skip
-    assert res.exit_code == 0, res.output
-    recs = records(out)
+    recs = run_quick(group, "inpaint", out, "--limit", "2", "--iters", "5", "--jobs", "2")
     assert set(recs) == {"barbara", "boat"}
     for rec in recs.values():
         check_record(rec, {"dip", "biharmonic", "tv_prior", "input"})
@@ -267,10 +269,7 @@ def test_inpaint_quick_in_two_processes(group, tmp_path):
 @needs_data
 def test_text_inpaint_quick(group, tmp_path):
     out = tmp_path / "text"
-    res = invoke(group, "text-inpaint", "--quick", "--data-dir", str(DATA), "--out", str(out),
-                 "--device", "cpu")  # fmt: skip
-    assert res.exit_code == 0, res.output
-    rec = records(out)["kate"]
+    rec = run_quick(group, "text-inpaint", out)["kate"]
     check_record(rec, {"dip", "biharmonic", "tv_prior"})
     assert rec["preset"]["name"] == "text" and rec["inputs"]["mask"]["manifest_match"] is True
     check_report(out, 1)
@@ -279,10 +278,7 @@ def test_text_inpaint_quick(group, tmp_path):
 @needs_data
 def test_holes_quick_measures_inside_the_hole(group, tmp_path):
     out = tmp_path / "holes"
-    res = invoke(group, "holes", "--quick", "--limit", "1", "--data-dir", str(DATA),
-                 "--out", str(out), "--device", "cpu")  # fmt: skip
-    assert res.exit_code == 0, res.output
-    rec = records(out)["vase"]
+    rec = run_quick(group, "holes", out, "--limit", "1")["vase"]
     check_record(rec, {"dip", "biharmonic", "tv_prior", "input"})
     assert rec["primary"] == "psnr_hole" and rec["preset"]["name"] == "holes"
     m = rec["metrics"]["input"]

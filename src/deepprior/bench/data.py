@@ -31,6 +31,7 @@ import torch
 from PIL import Image
 
 from ..errors import DeepPriorError
+from ..ops import crop_to_multiple
 
 ENV_DATA = "DEEPPRIOR_DATA"
 ENV_REFERENCE = "DEEPPRIOR_REFERENCE"
@@ -288,12 +289,6 @@ def crop_around_hole(
     left = min(max(cx - cw // 2, 0), w - cw)
     win = (..., slice(top, top + ch), slice(left, left + cw))
     return img[win], mask[win]
-
-
-def crop_to_multiple(img: torch.Tensor, m: int) -> torch.Tensor:
-    """Cut the bottom and right so both sides divide by ``m``."""
-    h, w = img.shape[-2:]
-    return img[..., : h - h % m, : w - w % m]
 
 
 def shrink(img: torch.Tensor, short_side: int) -> torch.Tensor:

@@ -60,13 +60,9 @@ PROTOCOLS: dict[str, dict[str, str]] = {
 }
 
 
-def _rgb(x: torch.Tensor) -> torch.Tensor:
-    return x.expand(3, -1, -1) if x.shape[-3] == 1 else x
-
-
 def psnr_y(x: torch.Tensor, ref: torch.Tensor, border: int = SR_BORDER) -> float:
     """The SR tables' PSNR: BT.601 Y in [16, 235], ``border`` px removed; gray = R=G=B."""
-    return psnr(_rgb(x), _rgb(ref), border=border, y_channel=True)
+    return psnr(x, ref, border=border, y_channel=True)
 
 
 def psnr_region(x: torch.Tensor, ref: torch.Tensor, region: torch.Tensor) -> float:
@@ -79,13 +75,6 @@ def psnr_region(x: torch.Tensor, ref: torch.Tensor, region: torch.Tensor) -> flo
     return float("inf") if mse == 0 else -10.0 * math.log10(mse)
 
 
-def _ssim(x: torch.Tensor, ref: torch.Tensor, **kw) -> float:
-    try:
-        return ssim(x, ref, **kw)
-    except ValueError:  # smaller than the 11-px Gaussian window
-        return float("nan")
-
-
 def measure(kind: str, x: torch.Tensor, ref: torch.Tensor, **kw: torch.Tensor) -> dict:
     """The numbers of protocol ``kind`` for the restored ``x`` against the clean ``ref``."""
     x = x.detach().float().cpu()
@@ -96,9 +85,9 @@ def measure(kind: str, x: torch.Tensor, ref: torch.Tensor, **kw: torch.Tensor) -
         return {
             "psnr_y": psnr_y(x, ref),
             "psnr_rgb": psnr(x, ref, border=SR_BORDER),
-            "ssim": _ssim(_rgb(x), _rgb(ref), border=SR_BORDER, y_channel=True),
+            "ssim": ssim(x, ref, border=SR_BORDER, y_channel=True),
         }
-    out = {"psnr": psnr(x, ref), "ssim": _ssim(x, ref)}
+    out = {"psnr": psnr(x, ref), "ssim": ssim(x, ref)}
     if kind == "holes":
         out["psnr_hole"] = psnr_region(x, ref, 1.0 - kw["mask"])
     return out

@@ -161,7 +161,7 @@ def _table(
     return lines
 
 
-def render(records: Sequence[dict[str, Any]], total: int, **_: Any) -> str:
+def render(records: Sequence[dict[str, Any]], total: int) -> str:
     """The Markdown report of one table from its records (in the table's order)."""
     if not records:
         return "# (no records)\n"

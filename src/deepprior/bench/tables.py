@@ -293,8 +293,8 @@ def _run_sr(opts: BenchOptions, item: dict[str, Any], run: _Runner) -> dict[str,
     lr = bd.lanczos_lr_8bit(hr, t)
     kw = run.fit_kwargs(hr)
     run.images["dip"] = run.fit("dip", super_resolve, lr, t, **kw).image
-    run.baseline("bicubic", bl.sr_bicubic, lr, t)
-    run.baseline("lanczos", bl.sr_lanczos, lr, t)
+    for name, fn in bl.SR_BASELINES.items():
+        run.baseline(name, fn, lr, t)
     if opts.baselines:
         run.images["no_prior"] = run.fit("no_prior", super_resolve, lr, t, prior="none", **kw).image
         run.images["tv_prior"] = run.fit("tv_prior", super_resolve, lr, t, prior="tv", **kw).image
