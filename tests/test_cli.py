@@ -250,6 +250,15 @@ def test_bad_net_arg(images, tmp_path):
     proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"), "--net-arg",
                "depth=0")  # fmt: skip
     assert_one_line_error(proc, "at least one level")
+    proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"), "--net-arg",
+               "n_d=abc")  # fmt: skip
+    assert_one_line_error(proc, "n_d must be an integer >= 1")
+
+
+def test_negative_save_every(images, tmp_path):
+    proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"),
+               "--save-every", "-3")  # fmt: skip
+    assert_one_line_error(proc, "--save-every")
 
 
 def test_bad_device(images, tmp_path):

@@ -53,6 +53,25 @@ def test_bad_net_settings_are_a_clear_error():
         create_net("skip", upsample="cubic")
 
 
+@pytest.mark.parametrize(
+    ("name", "kw", "message"),
+    [
+        ("skip", {"n_d": "abc"}, "n_d must be an integer >= 1, or a list of them"),
+        ("skip", {"n_s": -1}, "n_s must be an integer >= 0"),
+        ("skip", {"k_d": [3, 3, 4, 3, 3]}, "k_d must be an odd integer"),
+        ("skip", {"k_u": 2.5}, "k_u must be an odd integer"),
+        ("skip", {"depth": 0}, "needs at least one level"),
+        ("unet", {"widths": []}, "widths must be a non-empty list of integers >= 1"),
+        ("resnet", {"width": 0}, "width must be an integer >= 1; got 0"),
+        ("resnet", {"blocks": [2]}, "blocks must be an integer >= 0; got"),
+    ],
+)
+def test_bad_widths_and_kernels_are_a_clear_error(name, kw, message):
+    # Without the check these fail deep inside torch (or with a string-formatting error).
+    with pytest.raises(DeepPriorError, match=message):
+        create_net(name, 8, 3, **kw)
+
+
 @pytest.mark.parametrize("name", ["skip", "hourglass2", "hourglass4", "unet", "resnet", "jpeg"])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_every_net_maps_canvas_to_image_shape(name, channels):

@@ -78,7 +78,12 @@ def common_options(fn: Callable) -> Callable:
         ),  # fmt: skip
         click.option("--gt", default=None, help="Clean image: report PSNR/SSIM during/after."),
         click.option("--report", default=None, help="Write a JSON report of the run here."),
-        click.option("--save-every", type=int, default=0, help="Snapshot every K steps."),
+        click.option(
+            "--save-every",
+            type=click.IntRange(min=0),
+            default=0,
+            help="Snapshot every K steps (0: none).",
+        ),
         click.option(
             "--snapshot-dir",
             default=None,

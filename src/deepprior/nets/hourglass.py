@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import DeepPriorError
-from .layers import ConvBlock, Upsample, activation, conv
+from .layers import ConvBlock, Upsample, activation, check_ints, conv
 
 T = TypeVar("T")
 
@@ -24,6 +24,14 @@ def per_level(value: T | Sequence[T], depth: int, name: str) -> list[T]:
             )
         return list(value)
     return [value] * depth  # type: ignore[list-item]
+
+
+def _ints(
+    value: int | Sequence[int], depth: int, name: str, *, least: int, odd: bool = False
+) -> list[int]:
+    """:func:`per_level` for filter counts and kernel sizes, with a clear error for bad values."""
+    check_ints(value, name, least=least, odd=odd)
+    return per_level(value, depth, name)
 
 
 class _Level(nn.Module):
@@ -123,14 +131,14 @@ class Hourglass(nn.Module):
         super().__init__()
         if depth is None:
             depth = len(n_d) if isinstance(n_d, (list, tuple)) else 5
-        if depth < 1:
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
             raise DeepPriorError(f"the hourglass needs at least one level, got depth={depth}")
-        nd = per_level(n_d, depth, "n_d")
-        nu = per_level(n_d if n_u is None else n_u, depth, "n_u")
-        ns = per_level(n_s, depth, "n_s")
-        kd = per_level(k_d, depth, "k_d")
-        ku = per_level(k_u, depth, "k_u")
-        ks = per_level(k_s, depth, "k_s")
+        nd = _ints(n_d, depth, "n_d", least=1)
+        nu = _ints(n_d if n_u is None else n_u, depth, "n_u", least=1)
+        ns = _ints(n_s, depth, "n_s", least=0)
+        kd = _ints(k_d, depth, "k_d", least=1, odd=True)
+        ku = _ints(k_u, depth, "k_u", least=1, odd=True)
+        ks = _ints(k_s, depth, "k_s", least=1, odd=True)
         ups = per_level(upsample, depth, "upsample")
         downs = per_level(downsample, depth, "downsample")
         pads = per_level(pad, depth, "pad")

@@ -16,6 +16,34 @@ UPSAMPLING = ("bilinear", "nearest")
 DOWNSAMPLING = ("stride", "avg", "max", "lanczos")
 
 
+def check_ints(
+    value: Any, name: str, *, least: int = 1, odd: bool = False, form: str = "one or per level"
+) -> list[int]:
+    """The integer setting ``value`` (one or a list) as a list; a clear error when it is not.
+
+    ``form`` says in the message what shape the setting takes (``"one"``, ``"list"``...).
+
+    Example:
+        >>> check_ints([3, 5], "k_d", odd=True)
+        [3, 5]
+    """
+    vals = list(value) if isinstance(value, (list, tuple)) else [value]
+    ok = bool(vals) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= least and (not odd or v % 2)
+        for v in vals
+    )
+    if form == "one" and isinstance(value, (list, tuple)):
+        ok = False
+    if not ok:
+        one = "an odd integer" if odd else f"an integer >= {least}"
+        many = "odd integers" if odd else f"integers >= {least}"
+        what = {"one": one, "list": f"a non-empty list of {many}"}.get(
+            form, f"{one}, or a list of them, one per level"
+        )
+        raise DeepPriorError(f"{name} must be {what}; got {value!r}")
+    return vals
+
+
 def activation(name: str) -> nn.Module:
     """Return the activation module called ``name`` (LeakyReLU uses slope 0.2, as in the paper)."""
     if name == "leaky_relu":

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import ConvBlock, Upsample, conv
+from .layers import ConvBlock, Upsample, check_ints, conv
 
 
 class UNet(nn.Module):
@@ -32,6 +32,7 @@ class UNet(nn.Module):
         sigmoid: bool = True,
     ) -> None:
         super().__init__()
+        widths = tuple(check_ints(widths, "widths", form="list"))
         self.in_channels, self.out_channels = in_channels, out_channels
         self.stride = 2 ** (len(widths) - 1)
         self.enc = nn.ModuleList()
@@ -104,6 +105,8 @@ class ResNet(nn.Module):
         sigmoid: bool = True,
     ) -> None:
         super().__init__()
+        check_ints(width, "width", form="one")
+        check_ints(blocks, "blocks", least=0, form="one")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.stride = 1
         self.inp = ConvBlock(in_channels, width, 3, pad=pad, act=act)
