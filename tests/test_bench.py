@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+import tarfile
 import time
+from pathlib import Path
 
 import click
 import numpy as np
@@ -284,3 +288,26 @@ def test_holes_quick_measures_inside_the_hole(group, tmp_path):
     m = rec["metrics"]["input"]
     assert m["psnr_hole"] < m["psnr"]  # the input is black in the hole only
     check_report(out, 1)
+
+
+@needs_data
+def test_run_tables_script_resumes_reports_and_archives(tmp_path):
+    """benchmarks/run_tables.sh: tables in order, a report each, one archive of them all."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "run_tables.sh"
+    env = {"PATH": "/usr/bin:/bin", "DEEPPRIOR": str(Path(sys.executable).parent / "deepprior")}
+    cmd = ["bash", str(script), "-d", "cpu", "-r", str(tmp_path / "res"), "-D", str(DATA),
+           "-a", str(tmp_path / "res.tgz"), "-x", "--quick --limit 1 --no-baselines --iters 2",
+           "sr:Set5:4", "text-inpaint"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for folder, image in (("sr-Set5-x4", "baby"), ("text-inpaint", "kate")):
+        assert (tmp_path / "res" / folder / f"{image}.json").is_file()
+        assert image in (tmp_path / "res" / folder / "report.md").read_text()
+    with tarfile.open(tmp_path / "res.tgz") as tar:
+        names = tar.getnames()
+    assert "./sr-Set5-x4/baby.json" in names and "./text-inpaint/report.md" in names
+    # A second run finds the records and skips the images; an unknown table is an error.
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0 and "0 run, 1 skipped" in again.stderr, again.stderr
+    bad = subprocess.run([*cmd[:-2], "nope"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "unknown table 'nope'" in bad.stderr
