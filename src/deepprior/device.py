@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
@@ -18,10 +19,16 @@ def select_device(name: str = "auto") -> torch.device:
     """Resolve ``auto|cpu|cuda[:N]`` to a device; ``auto`` picks CUDA when available."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda"):
+    if name == "cuda" or re.fullmatch(r"cuda:\d+", name):
         if not torch.cuda.is_available():
             raise DeepPriorError(
                 f"--device {name} was asked for but no CUDA GPU is available; use --device cpu"
+            )
+        n = torch.cuda.device_count()
+        if name != "cuda" and int(name[5:]) >= n:
+            raise DeepPriorError(
+                f"--device {name}: this machine has {n} CUDA GPU{'s' * (n != 1)} "
+                f"(cuda:0 to cuda:{n - 1})"
             )
         return torch.device(name)
     if name == "cpu":
