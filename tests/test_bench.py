@@ -241,6 +241,52 @@ def test_sr_quick_writes_records_report_and_resumes(group, tmp_path):
 
 
 @needs_data
+def test_an_interrupted_image_resumes_its_fit(group, tmp_path, monkeypatch):
+    """Ctrl-C during an image's fit keeps its state; the rerun resumes it to the same result."""
+    from deepprior.bench.tables import _Runner
+    from deepprior.callbacks import SaveState
+
+    args = ["sr", "--dataset", "Set5", "--factor", "4", "--quick", "--limit", "1",
+            "--no-baselines", "--iters", "30", "--data-dir", str(DATA),
+            "--device", "cpu"]  # fmt: skip
+    whole = run_quick(group, "sr", tmp_path / "whole", "--dataset", "Set5", "--factor", "4",
+                      "--limit", "1", "--no-baselines", "--iters", "30")  # fmt: skip
+    monkeypatch.setattr(_Runner, "STATE_SECONDS", 0.0)
+    out = tmp_path / "cut"
+    save = SaveState.on_step
+
+    def save_then_stop(self, info):
+        save(self, info)
+        if info.step == 20:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(SaveState, "on_step", save_then_stop)
+    res = CliRunner().invoke(group, ["bench", *args, "--out", str(out)])
+    assert res.exit_code == 130 and not records(out)
+    assert [p.name for p in out.glob("*.state.pt")] == ["baby.dip.state.pt"]
+
+    monkeypatch.setattr(SaveState, "on_step", save)
+    res = invoke(group, *args, "--out", str(out))
+    assert res.exit_code == 0 and "baby: dip: resuming the fit saved in" in res.output
+    rec = records(out)["baby"]
+    assert rec["fits"]["dip"]["resumed_from"] == 20 and rec["fits"]["dip"]["iters_run"] == 30
+    assert rec["metrics"]["dip"] == whole["baby"]["metrics"]["dip"]
+    assert not list(out.glob("*.state.pt"))  # the record is written: the state is gone
+
+    # A state the fit cannot use (here: junk) is dropped and the image starts afresh.
+    (out / "baby.json").unlink()
+    (out / "baby.dip.state.pt").write_bytes(b"junk")
+    res = invoke(group, *args, "--out", str(out))
+    assert "cannot read the saved fit state" in res.output and "starting afresh" in res.output
+    assert res.exit_code == 0 and records(out)["baby"]["fits"]["dip"]["resumed_from"] == 0
+    assert not list(out.glob("*.state.pt"))
+    # --force starts over, whatever state there is.
+    (out / "baby.dip.state.pt").write_bytes(b"junk")
+    res = invoke(group, *args, "--out", str(out), "--force")
+    assert res.exit_code == 0 and "cannot read" not in res.output
+
+
+@needs_data
 def test_denoise_quick_has_the_three_dip_variants(group, tmp_path):
     out = tmp_path / "dn"
     rec = run_quick(group, "denoise", out, "--limit", "1")["kodim01"]

@@ -304,6 +304,55 @@ def test_interrupt_writes_result_and_report(images, tmp_path, sig):
     assert load_image(out).shape == (3, 64, 64)
 
 
+def _interrupt_when_running(cmd: list[str], total: int) -> tuple[int, str]:
+    """Start ``deepprior CMD``, send SIGINT once the progress bar shows a step, wait."""
+    proc = subprocess.Popen([sys.executable, "-m", "deepprior.cli", *cmd],
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.time() + 120
+    buf = ""
+    while time.time() < deadline:
+        ch = proc.stderr.read(1)
+        if not ch:
+            break
+        buf += ch
+        if re.search(rf"\b[1-9]\d*/{total}", buf[-200:]):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    return proc.returncode, buf + err
+
+
+def test_resume_after_ctrl_c_gives_the_uninterrupted_result(images, tmp_path):
+    out, whole = tmp_path / "o.png", tmp_path / "whole.png"
+    args = ["denoise", str(images["clean"]), "--iters", "600", *SMALL_NET, "--seed", "3"]
+    rc, err = _interrupt_when_running([*args, "-o", str(out)], 600)
+    state = tmp_path / "o.state.pt"
+    assert rc == 130 and "run the same command with --resume" in err, err
+    assert state.is_file()
+
+    report = tmp_path / "r.json"
+    proc = run(*args, "-o", str(out), "--resume", "--report", str(report), "-q")
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(report.read_text())
+    assert 0 < rep["resumed_from"] < 600 and rep["iters_run"] == 600
+    assert not state.exists()  # the result is written: the state is gone
+    assert run(*args, "-o", str(whole), "-q").returncode == 0
+    assert torch.equal(load_image(out), load_image(whole))
+
+
+def test_resume_refuses_another_runs_state(images, tmp_path):
+    out = tmp_path / "o.png"
+    args = ["denoise", str(images["clean"]), "-o", str(out), "--iters", "600", *SMALL_NET]
+    proc = run(*args, "--resume")
+    assert_one_line_error(proc, "no saved fit state at", "run without --resume")
+    rc, err = _interrupt_when_running(args, 600)
+    assert rc == 130, err
+    proc = run(*args, "--resume", "--seed", "5")
+    assert_one_line_error(proc, "is from another run (it differs in seed)")
+    proc = run(*args, "--resume", "--iters", "1")
+    assert_one_line_error(proc, "beyond the 1 steps asked for")
+
+
 # --- the authors' example images -------------------------------------------------------------
 
 EXAMPLES = DATA / "dip-examples"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from deepprior.errors import DeepPriorError
-from deepprior.fit import Callback, Schedule, fit
+from deepprior.fit import Callback, Schedule, fit, load_state, save_state
 from deepprior.nets import create_net, noise_input
 from deepprior.ops import DataTerm
 
@@ -161,3 +161,59 @@ def test_callbacks_run_every_k_steps():
 def test_bad_schedule(kw, msg):
     with pytest.raises(DeepPriorError, match=msg):
         fit(*_setup(), DataTerm(TARGET), Schedule(**kw))
+
+
+class StopAt(Callback):
+    every = 1
+
+    def __init__(self, at: int):
+        self.at = at
+
+    def on_step(self, info):
+        if info.step == self.at:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("optimize_input", [False, True])
+def test_resumed_fit_equals_the_uninterrupted_one(tmp_path, optimize_input):
+    # Input noise, EMA, a backtrack before the stop and the noise generator all carry over.
+    sched = Schedule(iters=12, lr=0.02, input_noise=0.05, ema=0.9, backtrack_db=5.0,
+                     optimize_input=optimize_input)  # fmt: skip
+    full = fit(*_setup(), JumpAt(3), sched, seed=7)
+    assert full.backtracks == 1
+
+    part = fit(*_setup(), JumpAt(3), sched, seed=7, callbacks=[StopAt(5)])
+    assert part.interrupted and part.iters_run == 5
+    save_state(part.state(), tmp_path / "s.pt", task="test")
+    state, meta = load_state(tmp_path / "s.pt")
+    assert meta == {"task": "test"} and state["step"] == 5
+
+    seen = []
+
+    class Starts(Callback):
+        every = 1
+
+        def on_step(self, info):
+            seen.append((info.start, info.step))
+
+    # A fresh net and data term: everything the fit needs comes from the saved state.
+    rest = fit(*_setup(1), DataTerm(TARGET), sched, seed=7, resume=state, callbacks=[Starts()])
+    assert seen[0] == (5, 6) and rest.iters_run == 12 and rest.start == 5
+    assert rest.backtracks == 1
+    assert torch.equal(rest.image, full.image) and torch.equal(rest.ema, full.ema)
+    assert rest.history["loss"] == full.history["loss"]
+
+
+def test_resume_errors(tmp_path):
+    part = fit(*_setup(), DataTerm(TARGET), Schedule(iters=9), callbacks=[StopAt(6)])
+    state = part.state()
+    with pytest.raises(DeepPriorError, match="at step 6, beyond the 4 steps asked for"):
+        fit(*_setup(), DataTerm(TARGET), Schedule(iters=4), resume=state)
+    other = create_net("skip", 4, 3, n_d=[8, 16], n_s=2, depth=2)
+    with pytest.raises(DeepPriorError, match="does not match this net"):
+        fit(other, _setup()[1], DataTerm(TARGET), Schedule(iters=9), resume=state)
+    with pytest.raises(DeepPriorError, match="no saved fit state at"):
+        load_state(tmp_path / "missing.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a state")
+    with pytest.raises(DeepPriorError, match="cannot read the saved fit state"):
+        load_state(tmp_path / "junk.pt")

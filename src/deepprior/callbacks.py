@@ -1,4 +1,5 @@
-"""Callbacks of the fitting loop: progress bar, metrics against a ground truth, snapshots."""
+"""Callbacks of the fitting loop: progress bar, metrics against a ground truth, snapshots,
+the saved state to resume from."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class ProgressBar(Callback):
                 post["psnr_ema"] = f"{self.metrics.last_ema:.2f}"
         if info.backtracks:
             post["back"] = str(info.backtracks)
+        if info.start and self._last == 0:  # a resumed fit: count its rate from here
+            self.bar.n = self.bar.last_print_n = self.bar.initial = self._last = info.start
         self.bar.set_postfix(post, refresh=False)
         self.bar.update(info.step - self._last)
         self._last = info.step
@@ -103,3 +106,38 @@ class Snapshots(Callback):
         x = info.output.mean(0, keepdim=True)  # restarts: their average
         x = x if self.transform is None else self.transform(x)
         save_image(x[0].cpu(), self.folder / f"step_{info.step:0{self.width}d}.png", bits=self.bits)
+
+
+class SaveState(Callback):
+    """Saves the fit's full state to ``path`` every K steps (0: never) and when interrupted.
+
+    ``min_seconds`` spaces the periodic saves out in time as well (for fast devices, where
+    K steps pass in moments). ``fingerprint`` is stored beside the state: what a later run
+    must agree on to resume from it.
+    """
+
+    def __init__(
+        self, path: str | Path, every: int = 0, fingerprint: dict | None = None,
+        min_seconds: float = 0.0,
+    ) -> None:  # fmt: skip
+        self.path = Path(path)
+        self.every = every if every > 0 else 2**62
+        self.fingerprint = fingerprint or {}
+        self.min_seconds = min_seconds
+        self._last = 0.0
+
+    def _save(self, state: dict) -> None:
+        from .fit import save_state
+
+        save_state(state, self.path, fingerprint=self.fingerprint)
+
+    def on_step(self, info: StepInfo) -> None:
+        if info.state is None or info.step >= info.iters:  # the end is the result itself
+            return
+        if info.elapsed - self._last >= self.min_seconds:
+            self._save(info.state())
+            self._last = info.elapsed
+
+    def on_end(self, result: FitResult) -> None:
+        if result.interrupted and result.iters_run > result.start:
+            self._save(result.state())

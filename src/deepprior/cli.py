@@ -76,6 +76,18 @@ def common_options(fn: Callable) -> Callable:
             show_default=True,
             help="Fit N independently initialised nets in one pass; output their mean.",
         ),  # fmt: skip
+        click.option(
+            "--resume",
+            is_flag=True,
+            help="Continue the fit saved in OUTPUT_STEM.state.pt (by Ctrl-C or --state-every).",
+        ),
+        click.option(
+            "--state-every",
+            type=click.IntRange(min=0),
+            default=0,
+            help="Also save the fit's state every K steps, to resume after a crash (0: only "
+            "on Ctrl-C).",
+        ),
         click.option("--gt", default=None, help="Clean image: report PSNR/SSIM during/after."),
         click.option("--report", default=None, help="Write a JSON report of the run here."),
         click.option(
@@ -158,6 +170,7 @@ def run_task(
     snapshot_dir = None
     if opts["save_every"] > 0:
         snapshot_dir = Path(opts["snapshot_dir"] or out.with_name(out.stem + "_steps"))
+    state_file = out.with_name(out.stem + ".state.pt")
     start = time.time()
     old = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
     try:
@@ -168,7 +181,8 @@ def run_task(
             device=opts["device"], precision=opts["precision"], gt=gt,
             progress=not opts["quiet"], snapshot_dir=snapshot_dir,
             snapshot_every=opts["save_every"], memory_check=not opts["no_memory_check"],
-            restarts=opts["restarts"], **task_kwargs,
+            restarts=opts["restarts"], state_file=state_file,
+            state_every=opts["state_every"], resume=opts["resume"], **task_kwargs,
         )  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, old)
@@ -200,12 +214,15 @@ def run_task(
                 summary += f" (input {ref:.2f} dB)"
         click.echo(summary, err=True)
     if result.interrupted:
-        click.echo(
+        msg = (
             f"deepprior: interrupted at step {result.report['iters_run']}; the result so far "
-            f"is in {out}" + (f" and the report in {report_path}" if report_path else ""),
-            err=True,
+            f"is in {out}" + (f" and the report in {report_path}" if report_path else "")
         )
+        if state_file.is_file():
+            msg += f"; to continue, run the same command with --resume (state: {state_file})"
+        click.echo(msg, err=True)
         sys.exit(EXIT_INTERRUPTED)
+    state_file.unlink(missing_ok=True)  # the result is written: nothing left to resume
 
 
 def task_command(fn: Callable) -> Callable:

@@ -10,3 +10,7 @@ from __future__ import annotations
 
 class DeepPriorError(ValueError):
     """Bad input or settings, with a message that says what is wrong and what to do."""
+
+
+class StateMismatch(DeepPriorError):
+    """A saved fit state that cannot be resumed here: unreadable, or from another run."""

@@ -8,17 +8,21 @@ hot loop does no host sync, print or avoidable allocation per step.
 
 from __future__ import annotations
 
+import io
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from .device import autocast, should_compile
-from .errors import DeepPriorError
+from .errors import DeepPriorError, StateMismatch
 
 
 @dataclass
@@ -74,6 +78,8 @@ class StepInfo:
     ema: torch.Tensor | None
     backtracks: int
     elapsed: float
+    start: int = 0  # the step this fit started from (> 0 when it resumed a saved state)
+    state: Callable[[], dict[str, Any]] | None = field(default=None, repr=False)
 
 
 class Callback:
@@ -106,6 +112,9 @@ class FitResult:
         net: the fitted generator; ``z``: its input (both on the fitting device).
         optimizer: the Adam optimiser in its final state (to resume or inspect).
         compiled: the training forward ran through ``torch.compile``.
+        start: the step the fit started from (> 0 when it resumed a saved state).
+
+    :meth:`state` gives everything needed to continue the fit later (``fit(..., resume=)``).
     """
 
     image: torch.Tensor
@@ -119,6 +128,14 @@ class FitResult:
     z: torch.Tensor | None = None
     optimizer: torch.optim.Optimizer | None = None
     compiled: bool = False
+    start: int = 0
+    _state: Callable[[], dict[str, Any]] | None = field(default=None, repr=False)
+
+    def state(self) -> dict[str, Any]:
+        """The fit's full state (for :func:`save_state` and ``fit(..., resume=state)``)."""
+        if self._state is None:
+            raise DeepPriorError("this fit result holds no state to resume from")
+        return self._state()
 
     @property
     def final_loss(self) -> float | None:
@@ -172,6 +189,45 @@ class _Checkpoint:
             torch._foreach_copy_(self._live(), self.saved)
 
 
+class _StepBoundaryInterrupt:
+    """Ctrl-C (SIGINT) and SIGTERM during the loop stop it at the next step boundary.
+
+    A KeyboardInterrupt raised in the middle of a step would leave the weights updated but the
+    step count, the EMA or the noise generator not, so the saved state would not resume to the
+    result of an uninterrupted fit. A second signal interrupts at once. Only the main thread
+    can install signal handlers; elsewhere this does nothing.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.old: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> _StepBoundaryInterrupt:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.SIGNALS:
+                old = signal.getsignal(sig)
+                # Only where a signal would stop the program anyway (the default SIGINT
+                # handler, or one that raises KeyboardInterrupt such as the CLI's SIGTERM).
+                if old is signal.default_int_handler or (
+                    sig == signal.SIGTERM and old not in (signal.SIG_DFL, signal.SIG_IGN, None)
+                ):
+                    self.old[sig] = old
+                    signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self.old.items():
+            signal.signal(sig, old)
+        self.old = {}
+
+
 def _crop_fn(crop: tuple[int, int, int, int] | None) -> Callable[[torch.Tensor], torch.Tensor]:
     if crop is None:
         return lambda x: x
@@ -192,6 +248,7 @@ def fit(
     channels_last: bool = False,
     compile: bool | None = False,
     seed: int | None = 0,
+    resume: dict[str, Any] | None = None,
 ) -> FitResult:
     """Fit ``net`` so that ``data_term(crop(net(z)))`` is small.
 
@@ -209,6 +266,10 @@ def fit(
         compile: run the training forward through ``torch.compile``; ``None`` decides by
             device (see :func:`deepprior.device.should_compile`).
         seed: seeds the per-step input noise.
+        resume: a state from :meth:`FitResult.state` (or :func:`load_state`) of the same net,
+            input and schedule: the fit continues from that step, with the same weights, Adam
+            moments, EMA, noise generator and backtracking state, so that the result is the
+            one an uninterrupted fit gives (bit for bit on a CPU).
 
     Returns:
         A :class:`FitResult`. Ctrl-C stops the loop early and still returns the current state
@@ -231,6 +292,13 @@ def fit(
     net.to(device=device, memory_format=fmt)
     net.train()
     z = z.to(device).contiguous(memory_format=fmt)
+    if resume is not None:  # the saved z: the input the saved weights were fitted to
+        saved_z = resume.get("z")
+        if not isinstance(saved_z, torch.Tensor) or saved_z.shape != z.shape:
+            raise StateMismatch(
+                "the saved fit state is for another input size; start the fit afresh"
+            )
+        z = saved_z.to(device=device, dtype=z.dtype).contiguous(memory_format=fmt)
     if compile is None:
         compile = should_compile(device)
     step_net: Callable[[torch.Tensor], torch.Tensor] = torch.compile(net) if compile else net
@@ -282,12 +350,31 @@ def fit(
     ckpt_store = _Checkpoint(net, opt, z if schedule.optimize_input else None)
 
     step = 0
+    if resume is not None:
+        step, ema, ckpt, backtracks = _load_state(
+            resume, net, opt, gen, ckpt_store, losses, iters, device
+        )
+    start = step
+
+    def current_state() -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT, "step": step, "net": net.state_dict(),
+            "optimizer": opt.state_dict(), "z": z.detach(), "ema": ema,
+            "losses": losses[:step].clone(), "backtracks": backtracks,
+            "noise_rng": None if gen is None else gen.get_state(),
+            "backtrack": None if ckpt is None else {**ckpt, "saved": ckpt_store.saved},
+        }  # fmt: skip
+
     interrupted = False
     t0 = time.perf_counter()
+    stop = _StepBoundaryInterrupt()
     try:
+        stop.__enter__()
         for cb in active:
             cb.on_start(schedule)
         while step < iters:
+            if stop.requested:
+                raise KeyboardInterrupt
             if noise is not None:
                 noise_flat.normal_(generator=gen).mul_(schedule.input_noise)
                 z_in = z + noise
@@ -324,10 +411,12 @@ def fit(
                 if step % cb.every == 0 or step == iters:
                     cb.on_step(
                         StepInfo(step, iters, losses[step - 1], detached, ema, backtracks,
-                                 time.perf_counter() - t0)
+                                 time.perf_counter() - t0, start, current_state)
                     )  # fmt: skip
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        stop.__exit__()
     seconds = time.perf_counter() - t0
 
     with torch.no_grad(), autocast(device, dtype):
@@ -344,7 +433,76 @@ def fit(
         z=z.detach(),
         optimizer=opt,
         compiled=bool(compile),
+        start=start,
+        _state=current_state,
     )
     for cb in active:
         cb.on_end(result)
     return result
+
+
+STATE_FORMAT = 1
+
+
+def _load_state(
+    st: dict[str, Any],
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    gen: torch.Generator | None,
+    ckpt_store: _Checkpoint,
+    losses: torch.Tensor,
+    iters: int,
+    device: torch.device,
+) -> tuple[int, torch.Tensor | None, dict[str, Any] | None, int]:
+    """Put a saved fit state back into the live objects; (step, ema, ckpt, backtracks)."""
+    if st.get("format") != STATE_FORMAT:
+        raise StateMismatch("the saved fit state has an unknown format; start the fit afresh")
+    step = int(st["step"])
+    if step > iters:
+        raise StateMismatch(
+            f"the saved fit state is at step {step}, beyond the {iters} steps asked for; "
+            f"ask for at least {step} steps"
+        )
+    try:
+        net.load_state_dict(st["net"])
+        opt.load_state_dict(st["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise StateMismatch(
+            f"the saved fit state does not match this net ({str(e).splitlines()[0]}); "
+            "start the fit afresh"
+        ) from None
+    if gen is not None and st.get("noise_rng") is not None:
+        gen.set_state(st["noise_rng"])
+    losses[:step] = st["losses"][:step].to(losses)
+    ema = None if st.get("ema") is None else st["ema"].to(device).clone()
+    ckpt = None
+    bt = st.get("backtrack")
+    if bt is not None:
+        ckpt_store.saved = [t.to(device).clone() for t in bt["saved"]]
+        ckpt_store.state = {
+            "loss": bt["loss"], "n_live": bt.get("n_live", len(ckpt_store.saved)),
+            "ema": None if bt.get("ema") is None else bt["ema"].to(device).clone(),
+        }  # fmt: skip
+        ckpt = ckpt_store.state
+    return step, ema, ckpt, int(st.get("backtracks", 0))
+
+
+def save_state(state: dict[str, Any], path: str | Path, **meta: Any) -> Path:
+    """Write a fit state (and ``meta``: what it belongs to) atomically to ``path``."""
+    from .io import atomic_write_bytes
+
+    buf = io.BytesIO()
+    torch.save({"meta": meta, "state": state}, buf)
+    return atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def load_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read a file written by :func:`save_state`: ``(state, meta)``, tensors on the CPU."""
+    p = Path(path)
+    try:
+        blob = torch.load(p, map_location="cpu", weights_only=True)
+        return blob["state"], blob["meta"]
+    except FileNotFoundError:
+        raise DeepPriorError(f"no saved fit state at {p}; run without --resume") from None
+    except Exception as e:  # a truncated or foreign file
+        raise StateMismatch(f"cannot read the saved fit state {p}: {e}") from None

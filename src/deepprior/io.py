@@ -519,6 +519,18 @@ def atomic_write_text(path: PathLike, text: str) -> None:
     _atomic_write(p, lambda tmp: tmp.write_text(text, encoding="utf-8"), p.suffix)
 
 
+def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
+    """Write bytes atomically (temporary file in the same directory, then rename).
+
+    Raises:
+        DeepPriorError: The directory is missing or read-only, or the write fails.
+    """
+    p = Path(path)
+    _check_target(p)
+    _atomic_write(p, lambda tmp: tmp.write_bytes(data), p.suffix)
+    return p
+
+
 def check_output_path(
     out: PathLike, inputs: Iterable[PathLike | None] = (), *, overwrite: bool = True
 ) -> Path:

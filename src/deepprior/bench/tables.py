@@ -16,6 +16,7 @@ same ``settings`` (a record made with other settings is redone and overwritten).
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -31,7 +32,7 @@ from typing import Any
 
 import torch
 
-from ..errors import DeepPriorError
+from ..errors import DeepPriorError, StateMismatch
 from . import baselines as bl
 from . import data as bd
 from .protocols import PROTOCOLS, measure
@@ -239,8 +240,14 @@ def git_commit() -> str | None:
 class _Runner:
     """Collects the images of the methods of one table row, with their timings."""
 
-    def __init__(self, opts: BenchOptions) -> None:
+    # The fits save their state this often, so a rerun resumes an interrupted image.
+    STATE_EVERY, STATE_SECONDS = 10, 120.0
+
+    def __init__(self, opts: BenchOptions, image: str | None = None,
+                 log: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.opts = opts
+        self.image = image
+        self.log = log or (lambda line: None)
         self.images: dict[str, torch.Tensor] = {}
         self.seconds: dict[str, float] = {}
         self.fits: dict[str, dict[str, Any]] = {}
@@ -254,15 +261,34 @@ class _Runner:
             "progress": self.opts.progress,
         }  # fmt: skip
 
+    def state_file(self, method: str) -> Path | None:
+        """Where the fit of ``method`` on this image keeps its state while it runs."""
+        if self.image is None:
+            return None
+        return self.opts.out_dir() / f"{self.image}.{method}.state.pt"
+
     def fit(self, name: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         t0 = time.perf_counter()
-        res = fn(*args, **kw)
+        sf = self.state_file(name)
+        if sf is not None:
+            kw.update(state_file=sf, state_every=self.STATE_EVERY,
+                      state_seconds=self.STATE_SECONDS, resume=sf.is_file())  # fmt: skip
+            if kw["resume"]:
+                self.log(f"{self.image}: {name}: resuming the fit saved in {sf.name}")
+        try:
+            res = fn(*args, **kw)
+        except StateMismatch as e:
+            self.log(f"{self.image}: {name}: {e}; starting afresh")
+            assert sf is not None
+            sf.unlink(missing_ok=True)
+            res = fn(*args, **{**kw, "resume": False})
         self.seconds[name] = round(time.perf_counter() - t0, 3)
         r = res.report
         self.fits[name] = {
             k: r.get(k)
             for k in ("prior", "restarts", "settings", "iters_run", "seconds", "seconds_per_iter",
-                      "device", "dtype", "canvas", "net_parameters", "backtracks", "interrupted")
+                      "device", "dtype", "canvas", "net_parameters", "backtracks", "interrupted",
+                      "resumed_from")
         }  # fmt: skip
         self.fits[name]["preset"] = r.get("preset")
         if res.interrupted:
@@ -410,14 +436,18 @@ def record_path(out_dir: Path, name: str) -> Path:
 
 def run_image(
     opts: BenchOptions, item: dict[str, Any], data_dir: str, settings: dict[str, Any],
-    paper: dict[str, Any], commit: str | None,
+    paper: dict[str, Any], commit: str | None, log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run every method of the table on one image; write and return its record."""
+    """Run every method of the table on one image; write and return its record.
+
+    While a fit runs, its state is saved beside the records now and then, so that a rerun
+    after an interruption resumes it rather than starting the image over.
+    """
     from .. import __version__
     from ..io import atomic_write_text
 
     t0 = time.perf_counter()
-    run = _Runner(opts)
+    run = _Runner(opts, item["name"], log)
     geo = _RUNNERS[opts.table](opts, item, run)
     ref = geo.pop("ref")
     extra = geo.pop("extra")
@@ -465,7 +495,14 @@ def run_image(
     atomic_write_text(
         record_path(out_dir, item["name"]), json.dumps(_clean(record), indent=1, default=str) + "\n"
     )
+    remove_states(out_dir, item["name"])
     return record
+
+
+def remove_states(out_dir: Path, image: str) -> None:
+    """Delete the saved fit states of ``image`` (its record is written, or it is redone)."""
+    for p in out_dir.glob(f"{glob.escape(image)}.*.state.pt"):
+        p.unlink(missing_ok=True)
 
 
 def _clean(x: Any) -> Any:
@@ -560,6 +597,8 @@ def run_table(opts: BenchOptions, log: Callable[[str], None] = lambda s: None) -
         else:
             if rec is not None and not opts.force:
                 log(f"redo {item['name']}: its record has other settings")
+            if rec is not None or opts.force:
+                remove_states(out_dir, item["name"])
             todo.append(item)
 
     def done(rec: dict[str, Any]) -> None:
@@ -577,7 +616,7 @@ def run_table(opts: BenchOptions, log: Callable[[str], None] = lambda s: None) -
         for a in args:
             steps = opts.effective_iters()
             log(f"{a[1]['name']}: running ({f'{steps} steps' if steps else 'paper preset'})")
-            done(run_image(*a))
+            done(run_image(*a, log=log))
     else:
         import multiprocessing as mp
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import time
 from collections.abc import Sequence
@@ -13,10 +14,10 @@ import torch
 from torch import nn
 
 from .. import __version__
-from ..callbacks import GroundTruth, ProgressBar, Snapshots
+from ..callbacks import GroundTruth, ProgressBar, SaveState, Snapshots
 from ..device import available_memory, resolve_precision, select_device
-from ..errors import DeepPriorError
-from ..fit import Callback, FitResult, Schedule, fit
+from ..errors import DeepPriorError, StateMismatch
+from ..fit import Callback, FitResult, Schedule, fit, load_state
 from ..memory import check_memory, estimate_fit_memory
 from ..metrics import psnr, ssim
 from ..nets import Restarts, canvas_size, create_net, make_input, min_image_side
@@ -94,6 +95,10 @@ def solve(
     metrics_every: int = 50,
     memory_check: bool = True,
     restarts: int = 1,
+    state_file: str | Path | None = None,
+    state_every: int = 0,
+    state_seconds: float = 0.0,
+    resume: bool = False,
 ) -> Result:
     """Fit the preset's generator to ``problem`` and return a :class:`Result`.
 
@@ -113,6 +118,12 @@ def solve(
         memory_check: refuse to start when the estimated memory exceeds what is available.
         restarts: fit this many independently initialised nets in one pass and output the
             mean of their results (the paper's "average of two runs" for denoising).
+        state_file: where the fit's full state (weights, Adam, EMA, ...) is saved: every
+            ``state_every`` steps (0: never) but at most once per ``state_seconds``, and
+            when the fit is interrupted.
+        resume: continue from the state in ``state_file``, which must come from a fit of the
+            same task, input, preset (but for the step count), prior, seed and restarts; the
+            result is the one an uninterrupted fit gives.
     """
     if prior not in PRIORS:
         raise DeepPriorError(f"unknown prior {prior!r}; choose one of {', '.join(PRIORS)}")
@@ -120,6 +131,8 @@ def solve(
         raise DeepPriorError(f"preset output must be 'last' or 'ema', got {preset.output!r}")
     if restarts < 1:
         raise DeepPriorError(f"--restarts must be at least 1, got {restarts}")
+    if resume and state_file is None:
+        raise DeepPriorError("resume needs the state_file to resume from")
     dev = select_device(device)
     dtype = resolve_precision(precision, dev)
     h, w = problem.size
@@ -183,7 +196,17 @@ def solve(
     if memory_check:
         check_memory(need, available_memory(dev), what=f"a {w}x{h} px fit with this preset")
 
+    saved = None
+    if state_file is not None:
+        fingerprint = _fingerprint(problem, preset, prior, seed, n_runs, canvas, tv_weight)
+        if resume:
+            saved = _saved_state(state_file, fingerprint)
     cbs: list[Callback] = list(callbacks)
+    if state_file is not None:
+        cbs.append(
+            SaveState(state_file, every=state_every, fingerprint=fingerprint,
+                      min_seconds=state_seconds)
+        )  # fmt: skip
     every = max(1, min(25, preset.iters // 100 or 1))
     gt_cb = None
     if gt is not None:
@@ -198,7 +221,7 @@ def solve(
     t0 = time.perf_counter()
     fr: FitResult = fit(
         net, z, problem.data_term, schedule, crop=crop, callbacks=cbs, device=dev, dtype=dtype,
-        channels_last=channels_last, seed=seed,
+        channels_last=channels_last, seed=seed, resume=saved,
     )  # fmt: skip
     total = time.perf_counter() - t0
     # With restarts, each output is the mean over the runs (the paper's "average of runs").
@@ -236,10 +259,11 @@ def solve(
         "canvas": [canvas[1], canvas[0]],
         "net_parameters": sum(p.numel() for p in net.parameters()),
         "iters_run": fr.iters_run,
+        "resumed_from": fr.start,
         "interrupted": fr.interrupted,
         "backtracks": fr.backtracks,
         "seconds": round(total, 3),
-        "seconds_per_iter": round(fr.seconds / max(fr.iters_run, 1), 5),
+        "seconds_per_iter": round(fr.seconds / max(fr.iters_run - fr.start, 1), 5),
         "device": str(dev),
         "dtype": str(dtype).replace("torch.", ""),
         "estimated_memory_mib": round(need / 2**20, 1),
@@ -255,3 +279,40 @@ def solve(
         image=image, last=last, ema=ema, extras=dict(problem.extras), metrics=metrics,
         history=fr.history, report=report, interrupted=fr.interrupted,
     )  # fmt: skip
+
+
+def _fingerprint(
+    problem: Problem,
+    preset: Preset,
+    prior: str,
+    seed: int,
+    runs: int,
+    canvas: tuple[int, int],
+    tv_weight: float,
+) -> dict[str, Any]:
+    """What a saved fit state must agree on to be resumed: all but the step count."""
+    digest = hashlib.sha256()
+    for name, t in sorted(problem.data_term.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    if problem.guide is not None:
+        digest.update(problem.guide.detach().float().cpu().contiguous().numpy().tobytes())
+    settings = {k: v for k, v in preset.to_dict().items() if k != "iters"}
+    return {
+        "task": problem.task, "data": digest.hexdigest(), "preset": settings, "prior": prior,
+        "tv_weight": tv_weight if prior == "tv" else 0.0, "seed": seed, "restarts": runs,
+        "canvas": list(canvas),
+    }  # fmt: skip
+
+
+def _saved_state(path: str | Path, fingerprint: dict[str, Any]) -> dict[str, Any]:
+    state, meta = load_state(path)
+    theirs = meta.get("fingerprint", {})
+    names = {"data": "the input image or mask", "preset": "the preset's settings"}
+    differ = [names.get(k, k) for k in fingerprint if theirs.get(k) != fingerprint[k]]
+    if differ:
+        raise StateMismatch(
+            f"the saved fit state {path} is from another run (it differs in "
+            f"{', '.join(differ)}); run without --resume to start afresh"
+        )
+    return state

@@ -65,6 +65,7 @@ def as_image(x: ImageLike, name: str = "image") -> torch.Tensor:
 _SOLVE_KEYS = {
     "seed", "device", "precision", "gt", "progress", "callbacks", "snapshot_dir",
     "snapshot_every", "metrics_every", "memory_check", "prior", "tv_weight", "restarts",
+    "state_file", "state_every", "state_seconds", "resume",
 }  # fmt: skip
 _PRESET_KEYS = {"iters", "lr", "input_noise", "net", "ema", "output", "input", "backtrack_db"}
 
