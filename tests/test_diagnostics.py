@@ -184,6 +184,31 @@ def test_torchscript_backbone(tmp_path):
         FeatureExtractor(bb, "features.3")
 
 
+def test_exported_program_backbone(tmp_path):
+    """A torch.export program (.pt2): cut anywhere when it is a Sequential, static size."""
+    seq = nn.Sequential(nn.Conv2d(3, 5, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(5, 4)).eval()  # fmt: skip
+    path = tmp_path / "tiny.pt2"
+    torch.export.save(torch.export.export(seq, (torch.rand(1, 3, 16, 16),)), str(path))
+    bb = load_backbone(str(path))
+    assert bb.layers[:5] == ["0", "1", "2", "3", "4"] and bb.input_size == 16
+    x = torch.rand(1, 3, 16, 16, requires_grad=True)
+    feat = FeatureExtractor(bb, "1")(x)
+    assert feat.shape == (1, 5, 14, 14) and feat.min() >= 0
+    mean = torch.tensor(bb.mean).view(1, 3, 1, 1)
+    std = torch.tensor(bb.std).view(1, 3, 1, 1)
+    out = FeatureExtractor(bb, "logits")(x)
+    assert torch.allclose(out, seq((x - mean) / std), atol=1e-6)
+    out[0, 2].backward()  # the fits need gradients through it
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert bb.side(None) == 16
+    with pytest.raises(DeepPriorError, match="exported for 16x16 px images only; use --size 16"):
+        bb.side(32)
+    (tmp_path / "junk.pt2").write_bytes(b"junk")
+    with pytest.raises(DeepPriorError, match="not a program saved by torch.export.save"):
+        load_backbone(str(tmp_path / "junk.pt2"))
+
+
 def test_extractor_layers(backbone):
     x = torch.rand(1, 3, 64, 64)
     f5 = FeatureExtractor(backbone, "block5")(x)

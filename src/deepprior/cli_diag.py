@@ -99,8 +99,8 @@ def extractor_options(fn: Callable) -> Callable:
     options = [
         click.option(
             "--net", "net_name", default=DEFAULT_NET, show_default=True,
-            help="Classifier: efficientnet-lite0, alexnet, vgg16, vgg19 (torchvision), or a "
-            "TorchScript .pt file.",
+            help="Classifier: efficientnet-lite0, alexnet, vgg16, vgg19 (torchvision), a "
+            "TorchScript .pt file or a torch.export .pt2 file.",
         ),
         click.option("--weights", default=None, help="Local state_dict for the classifier."),
         click.option(
@@ -260,7 +260,7 @@ def invert(image: str, layers: tuple[str, ...], tv_weight: float, **opts: Any) -
     bb = _backbone(opts)
     names = _split(layers) or [bb.logits]
     phis = {name: FeatureExtractor(bb, name) for name in names}  # checks every layer first
-    size = int(opts["size"] or bb.input_size)
+    size = bb.side(opts["size"])
     keys = [(name, prior) for name in names for prior in priors]
     paths, grid_path = _plan_outputs(opts["output"], keys, opts["grid"], [image])
     report_path = _check_text_output(opts["report"], [image], ".json") if opts["report"] else None

@@ -121,7 +121,7 @@ def activation_maximization(
         layer, k = parse_channel(channel)  # type: ignore[arg-type]
         target = ActTarget(layer, k, "channel")
     phi = FeatureExtractor(backbone, target.layer).to(device)
-    size = int(size or backbone.input_size)
+    size = backbone.side(size)
     with torch.no_grad():  # learn the layer's shape (and check that it runs at this size)
         probe = phi(torch.full((1, 3, size, size), 0.5, device=device))
     n_ch = probe.shape[1]

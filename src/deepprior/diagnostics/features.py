@@ -8,7 +8,8 @@ One interface, several backends:
 * ``alexnet``, ``vgg16``, ``vgg19``: torchvision's models (``pip install
   'deepprior[torchvision]'``), with the ImageNet weights from torchvision's cache, a download
   when allowed, or a local state_dict (``weights=FILE``).
-* any TorchScript module saved with ``torch.jit.save`` (give the ``.pt`` path).
+* any TorchScript module saved with ``torch.jit.save`` (give the ``.pt`` path), or a program
+  saved with ``torch.export.save`` (``.pt2``; it takes the image size it was exported with).
 
 Every backbone takes images in [0, 1]; the extractor applies the mean/std the classifier was
 trained with. Layers are named stages run in order (so the forward stops at the layer asked
@@ -18,6 +19,7 @@ for); for eager models any module path of ``named_modules()`` works as well, thr
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +51,7 @@ Stage = Callable[[torch.Tensor], torch.Tensor]
 _EFFICIENTNET = ("efficientnet-lite0", "efficientnet_lite0", "lite0")
 _TORCHVISION = ("alexnet", "vgg16", "vgg19")
 _SCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".ptl")
+_EXPORT_SUFFIXES = (".pt2",)
 
 
 @dataclass
@@ -66,6 +69,8 @@ class Backbone:
         logits: the stage holding the class logits.
         aliases: other names of stages (e.g. ``fc8`` -> ``logits``).
         hookable: any module path of ``model.named_modules()`` can be used as a layer.
+        fixed_size: the classifier takes ``input_size`` only (an exported program's static
+            shape).
     """
 
     name: str
@@ -78,6 +83,17 @@ class Backbone:
     logits: str = "logits"
     aliases: dict[str, str] = field(default_factory=dict)
     hookable: bool = True
+    fixed_size: bool = False
+
+    def side(self, size: int | None) -> int:
+        """The image side to use: ``size``, else :attr:`input_size` (checked if fixed)."""
+        side = int(size or self.input_size)
+        if self.fixed_size and side != self.input_size:
+            raise DeepPriorError(
+                f"{self.name} was exported for {self.input_size}x{self.input_size} px images "
+                f"only; use --size {self.input_size} (or export it with dynamic shapes)"
+            )
+        return side
 
     @property
     def layers(self) -> list[str]:
@@ -405,6 +421,45 @@ def _torchscript_backbone(path: str) -> Backbone:
     )  # fmt: skip
 
 
+def _export_backbone(path: str) -> Backbone:
+    p = Path(path)
+    if not p.is_file():
+        raise DeepPriorError(f"exported program {p}: no such file; check --net")
+    try:
+        with warnings.catch_warnings():  # torch's own deprecation notices while unpickling
+            warnings.simplefilter("ignore", FutureWarning)
+            program = torch.export.load(str(p))
+    except Exception as e:
+        reason = " ".join(str(e).split())[:120]
+        raise DeepPriorError(f"{p}: not a program saved by torch.export.save ({reason})") from None
+    shapes = [
+        tuple(n.meta["val"].shape) for n in program.graph.nodes
+        if n.op == "placeholder" and n.name in program.graph_signature.user_inputs
+    ]  # fmt: skip
+    if len(shapes) != 1 or len(shapes[0]) != 4 or shapes[0][1] != 3:
+        raise DeepPriorError(f"{p}: the program must take one (N, 3, H, W) image, got {shapes}")
+    side = shapes[0][-1]
+    fixed = isinstance(side, int)  # else exported with a dynamic size
+    # Unflattened, an exported nn.Sequential keeps its children, so it can be cut anywhere.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        model = torch.export.unflatten(program)
+    children = [(n, m) for n, m in model.named_children() if not n.startswith("_")]
+    sequential = [n for n, _ in children] == [str(i) for i in range(len(children))]
+    if sequential and children:
+        stages: list[tuple[str, Stage]] = list(children)
+        aliases = {"output": stages[-1][0], "logits": stages[-1][0]}
+    else:
+        model = program.module()
+        stages, aliases = [("output", model)], {"logits": "output"}
+    for q in model.parameters():
+        q.requires_grad_(False)
+    return Backbone(
+        name=str(p), model=model, stages=stages, logits=aliases["logits"], aliases=aliases,
+        hookable=False, num_classes=1000, input_size=side if fixed else 224, fixed_size=fixed,
+    )  # fmt: skip
+
+
 def load_backbone(
     name: str,
     *,
@@ -416,8 +471,9 @@ def load_backbone(
     """Load a pretrained classifier by name.
 
     Args:
-        name: ``efficientnet-lite0``, ``alexnet``, ``vgg16``, ``vgg19``, or the path of a
-            TorchScript file (``*.pt``; ``torchscript:PATH`` for any other extension).
+        name: ``efficientnet-lite0``, ``alexnet``, ``vgg16``, ``vgg19``, the path of a
+            TorchScript file (``*.pt``; ``torchscript:PATH`` for any other extension), or of
+            a ``torch.export`` program (``*.pt2``).
         weights: a local state_dict file to use instead of the packaged/cached weights.
         allow_download: torchvision models only: download missing weights into torch's cache.
         mean, std: override the normalisation (three values each, for images in [0, 1]).
@@ -439,6 +495,10 @@ def load_backbone(
         bb = _efficientnet_lite0(w)
     elif key.lower() in _TORCHVISION:
         bb = _torchvision_backbone(key.lower(), w, allow_download)
+    elif key.lower().endswith(_EXPORT_SUFFIXES):
+        if w is not None:
+            raise DeepPriorError("--weights does not apply to an exported program")
+        bb = _export_backbone(key)
     elif key.startswith("torchscript:") or key.lower().endswith(_SCRIPT_SUFFIXES):
         if w is not None:
             raise DeepPriorError("--weights does not apply to a TorchScript module")
@@ -446,7 +506,7 @@ def load_backbone(
     else:
         raise DeepPriorError(
             f"unknown network {key!r}; choose one of {', '.join(list_backbones())} or give "
-            "the path of a TorchScript .pt file"
+            "the path of a TorchScript .pt or an exported .pt2 file"
         )
     for what, value in (("mean", mean), ("std", std)):
         if value is None:

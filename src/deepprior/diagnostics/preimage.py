@@ -95,7 +95,7 @@ def invert(
         >>> phi = load_extractor("efficientnet-lite0", "block5")  # doctest: +SKIP
         >>> res = invert(x0, phi, size=128, iters=200, lr=0.01)  # doctest: +SKIP
     """
-    size = int(size or phi.backbone.input_size)
+    size = phi.backbone.side(size)
     x0 = prepare_image(image, size)
     phi = phi.to(device)
     with torch.no_grad():
