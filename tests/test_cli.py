@@ -255,6 +255,23 @@ def test_bad_net_arg(images, tmp_path):
     assert_one_line_error(proc, "n_d must be an integer >= 1")
 
 
+def test_outputs_keep_the_inputs_colour_profile(images, tmp_path):
+    from PIL import Image, ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "tagged.png"
+    Image.open(images["clean"]).save(src, icc_profile=icc)
+    out = tmp_path / "o.png"
+    proc = run("sr", str(src), "--factor", "2", "-o", str(out), "--iters", "1", "-q",
+               *SMALL_NET)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    for p in (out, tmp_path / "o.bicubic.png"):
+        assert Image.open(p).info.get("icc_profile") == icc
+    # --gray: an RGB profile does not describe the gray output, so it is left out.
+    proc = run("denoise", str(src), "--gray", "-o", str(out), "--iters", "1", "-q", *SMALL_NET)
+    assert proc.returncode == 0 and "icc_profile" not in Image.open(out).info
+
+
 def test_negative_save_every(images, tmp_path):
     proc = run("denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"),
                "--save-every", "-3")  # fmt: skip

@@ -24,6 +24,7 @@ from deepprior.io import (
     check_output_path,
     load_image,
     load_mask,
+    read_icc_profile,
     save_image,
     to_uint8,
 )
@@ -609,3 +610,42 @@ def test_atomic_write_text(tmp_path: Path) -> None:
     assert path.read_text(encoding="utf-8") == '{"psnr": 31.0}\n'
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
     _raises_one_line("does not exist", atomic_write_text, tmp_path / "no" / "r.json", "{}")
+
+
+# --- colour profiles --------------------------------------------------------------------------
+
+
+def _icc(space: str) -> bytes:
+    from PIL import ImageCms
+
+    prof = ImageCms.createProfile("sRGB") if space == "RGB" else ImageCms.createProfile("LAB")
+    data = ImageCms.ImageCmsProfile(prof).tobytes()
+    return data if space == "RGB" else data[:16] + b"GRAY" + data[20:]
+
+
+@pytest.mark.parametrize(
+    ("name", "bits"),
+    [("o.png", 8), ("o.png", 16), ("o.jpg", 8), ("o.tif", 8), ("o.tif", 16), ("o.webp", 8)],
+)
+def test_the_icc_profile_is_embedded(tmp_path, name, bits):
+    icc = _icc("RGB")
+    img = torch.rand(3, 12, 20)
+    p = save_image(img, tmp_path / name, bits=bits, icc_profile=icc)
+    assert read_icc_profile(p) == icc
+    if name != "o.jpg":  # lossless: the pixels are unchanged by the extra chunk / tag
+        assert torch.allclose(load_image(p), img, atol=0.5 / (2**bits - 1) + 1e-6)
+
+
+def test_an_icc_profile_of_another_colour_space_is_left_out(tmp_path):
+    rgb, gray = _icc("RGB"), _icc("GRAY")
+    assert read_icc_profile(save_image(torch.rand(1, 8, 8), tmp_path / "g1.png",
+                                       icc_profile=gray)) == gray  # fmt: skip
+    assert read_icc_profile(save_image(torch.rand(3, 8, 8), tmp_path / "c1.png",
+                                       icc_profile=gray)) is None  # fmt: skip
+    assert read_icc_profile(save_image(torch.rand(1, 8, 8), tmp_path / "g.png",
+                                       icc_profile=rgb)) is None  # fmt: skip
+    assert read_icc_profile(save_image(torch.rand(3, 8, 8), tmp_path / "c.bmp",
+                                       icc_profile=rgb)) is None  # fmt: skip
+    assert read_icc_profile(tmp_path / "missing.png") is None
+    (tmp_path / "t.png").write_text("not an image")
+    assert read_icc_profile(tmp_path / "t.png") is None

@@ -161,7 +161,7 @@ def run_task(
     **task_kwargs: Any,
 ) -> None:
     """Shared driver: validate paths, run, save outputs and the report, handle Ctrl-C."""
-    from .io import atomic_write_text, check_output_path, save_image
+    from .io import atomic_write_text, check_output_path, read_icc_profile, save_image
 
     out = check_output_path(opts["output"], inputs)
     report_path = _json_path(opts["report"], "--report") if opts.get("report") else None
@@ -186,11 +186,14 @@ def run_task(
         )  # fmt: skip
     finally:
         signal.signal(signal.SIGTERM, old)
-    written = [str(save_image(result.image, out, bits=bits))]
+    # The outputs keep the colour space of the input image (its embedded ICC profile).
+    icc = next(filter(None, (read_icc_profile(p) for p in inputs if p)), None)
+    written = [str(save_image(result.image, out, bits=bits, icc_profile=icc))]
     for name, img in result.extras.items():
         extra = out.with_name(f"{out.stem}.{name}.png")
         check_output_path(extra, inputs)
-        written.append(str(save_image(img, extra, bits=bits)))
+        profile = None if name == "mask" else icc
+        written.append(str(save_image(img, extra, bits=bits, icc_profile=profile)))
     report = {
         "command": ["deepprior", *sys.argv[1:]],
         "inputs": inputs,
@@ -402,7 +405,7 @@ def degrade(
 ) -> None:  # fmt: skip
     """Make a degraded version of a clean INPUT (applied in the order: factor, noise, JPEG,
     mask), for trying the other subcommands with a known ground truth."""
-    from .io import check_output_path, save_image
+    from .io import check_output_path, read_icc_profile, save_image
     from .ops import add_gaussian_noise, downscale, jpeg_compress
     from .tasks import make_mask
 
@@ -426,7 +429,7 @@ def degrade(
         img = img * m
         if mout is not None:
             save_image(m, mout)
-    save_image(img, out, bits=int(bits))
+    save_image(img, out, bits=int(bits), icc_profile=read_icc_profile(input))
     click.echo(f"wrote {out} ({img.shape[-1]}x{img.shape[-2]} px)", err=True)
 
 

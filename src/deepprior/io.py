@@ -9,6 +9,7 @@ or 3 (RGB). Masks are float32 tensors of shape (1, H, W) holding 1 for known pix
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import tempfile
@@ -453,7 +454,42 @@ def to_uint8(img: torch.Tensor | np.ndarray) -> np.ndarray:
     return _quantize(img, 8)
 
 
-def save_image(img: torch.Tensor, path: PathLike, *, bits: int = 8) -> Path:
+def read_icc_profile(path: PathLike) -> bytes | None:
+    """The ICC colour profile embedded in an image file, or None (no profile, unreadable).
+
+    Restorations keep the input's colour space, so the outputs should carry its profile: a
+    Display P3 or Adobe RGB photo written without it looks washed out.
+    """
+    try:
+        with Image.open(Path(path)) as im:
+            icc = im.info.get("icc_profile")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    return icc if isinstance(icc, bytes) and len(icc) >= 20 else None
+
+
+def _icc_fits(icc: bytes | None, channels: int) -> bool:
+    """Whether an ICC profile describes images of ``channels`` channels (header bytes 16-19)."""
+    if not icc or len(icc) < 20:
+        return False
+    space = icc[16:20]
+    return space == (b"GRAY" if channels == 1 else b"RGB ")
+
+
+def _png_with_icc(raw: bytes, icc: bytes) -> bytes:
+    """Insert an iCCP chunk into a PNG written by pypng (before its first IDAT)."""
+    chunks = list(png.Reader(bytes=raw).chunks())
+    iccp = b"ICC profile\0\0" + zlib.compress(icc)
+    first_idat = next(i for i, (kind, _) in enumerate(chunks) if kind == b"IDAT")
+    chunks.insert(first_idat, (b"iCCP", iccp))
+    out = io.BytesIO()
+    png.write_chunks(out, chunks)
+    return out.getvalue()
+
+
+def save_image(
+    img: torch.Tensor, path: PathLike, *, bits: int = 8, icc_profile: bytes | None = None
+) -> Path:
     """Write an image atomically (temporary file in the same directory, then rename).
 
     The format follows the extension: PNG, JPEG (quality 95), TIFF, BMP or WebP (lossless).
@@ -464,6 +500,9 @@ def save_image(img: torch.Tensor, path: PathLike, *, bits: int = 8) -> Path:
         img: (C, H, W) or (1, C, H, W) with C = 1 or 3, values in [0, 1] (clamped; NaN -> 0).
         path: Output file.
         bits: 8 or 16 bits per sample.
+        icc_profile: an ICC colour profile to embed (e.g. the input's, from
+            :func:`read_icc_profile`); left out when it does not fit the image's channels
+            or the format has no place for it (BMP).
 
     Returns:
         The path written.
@@ -484,21 +523,26 @@ def save_image(img: torch.Tensor, path: PathLike, *, bits: int = 8) -> Path:
     _check_target(p)
     data = _quantize(img, bits)
     fmt = _WRITE_FORMATS[ext]
+    icc = icc_profile if _icc_fits(icc_profile, 3 if data.ndim == 3 else 1) else None
 
     def write(tmp: Path) -> None:
         if bits == 16 and fmt == "TIFF":
             import tifffile  # installed with scikit-image
 
             photometric = "rgb" if data.ndim == 3 else "minisblack"
-            tifffile.imwrite(tmp, data, photometric=photometric)
+            tifffile.imwrite(tmp, data, photometric=photometric, iccprofile=icc)
         elif bits == 16 and data.ndim == 3:  # RGB; Pillow cannot write it at 16 bits
             height, width = data.shape[:2]
             writer = png.Writer(width, height, greyscale=False, bitdepth=16)
             rows = np.ascontiguousarray(data, ">u2").reshape(height, -1)
-            with open(tmp, "wb") as f:
-                writer.write_packed(f, (row.tobytes() for row in rows))
+            buf = io.BytesIO()
+            writer.write_packed(buf, (row.tobytes() for row in rows))
+            tmp.write_bytes(buf.getvalue() if icc is None else _png_with_icc(buf.getvalue(), icc))
         else:
-            Image.fromarray(data).save(tmp, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
+            opts = dict(_SAVE_OPTIONS.get(fmt, {}))
+            if icc is not None and fmt != "BMP":
+                opts["icc_profile"] = icc
+            Image.fromarray(data).save(tmp, format=fmt, **opts)
 
     _atomic_write(p, write, ext)
     return p
