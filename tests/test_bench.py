@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 import tarfile
@@ -284,6 +285,29 @@ def test_an_interrupted_image_resumes_its_fit(group, tmp_path, monkeypatch):
     (out / "baby.dip.state.pt").write_bytes(b"junk")
     res = invoke(group, *args, "--out", str(out), "--force")
     assert res.exit_code == 0 and "cannot read" not in res.output
+
+
+@needs_data
+def test_sigterm_stops_the_bench_with_the_fit_state_saved(tmp_path):
+    from deepprior.fit import load_state
+
+    out = tmp_path / "sr"
+    cmd = [sys.executable, "-m", "deepprior.cli", "bench", "sr", "--quick", "--limit", "1",
+           "--no-baselines", "--iters", "1000000", "--data-dir", str(DATA), "--out", str(out),
+           "--device", "cpu", "--progress"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    buf, deadline = "", time.time() + 120
+    while time.time() < deadline and not re.search(r"\b[1-9]\d*/1000000", buf[-200:]):
+        ch = proc.stderr.read(1)
+        if not ch:
+            break
+        buf += ch
+    proc.terminate()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, buf + err
+    assert "run the same command again to resume" in err
+    state, meta = load_state(out / "baby.dip.state.pt")
+    assert state["step"] > 0 and meta["fingerprint"]["task"] == "sr"
 
 
 @needs_data

@@ -34,7 +34,7 @@ def _fail(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def _sigterm_to_interrupt(signum: int, frame: Any) -> None:
+def sigterm_to_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
@@ -172,7 +172,7 @@ def run_task(
         snapshot_dir = Path(opts["snapshot_dir"] or out.with_name(out.stem + "_steps"))
     state_file = out.with_name(out.stem + ".state.pt")
     start = time.time()
-    old = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+    old = signal.signal(signal.SIGTERM, sigterm_to_interrupt)
     try:
         result = runner(
             preset=opts["preset"], iters=opts["iters"], lr=opts["lr"],

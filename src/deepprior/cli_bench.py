@@ -16,13 +16,14 @@ soon as that image is done, so a rerun resumes; then ``report.md``, also printed
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from .cli import task_command
+from .cli import sigterm_to_interrupt, task_command
 
 __all__ = ["register", "bench"]
 
@@ -90,7 +91,20 @@ def _run(table: str, **kw: Any) -> None:
         if not quiet:
             click.echo(f"bench {opts.name}: {line}", err=True)
 
-    res = run_table(opts, log=log)
+    # SIGTERM (e.g. from `timeout`) stops like Ctrl-C: at a step boundary, with the running
+    # fit's state saved beside the records, so that the next run resumes it.
+    old = signal.signal(signal.SIGTERM, sigterm_to_interrupt)
+    try:
+        res = run_table(opts, log=log)
+    except KeyboardInterrupt:
+        click.echo(
+            f"bench {opts.name}: interrupted; the finished images have their records and the "
+            "running fit's state is saved: run the same command again to resume",
+            err=True,
+        )
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, old)
     click.echo(
         f"bench {opts.name}: {len(res['ran'])} run, {len(res['skipped'])} skipped (done); "
         f"records and report.md in {res['out']}",

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from .cli import EXIT_INTERRUPTED, _sigterm_to_interrupt, parse_net_args, task_command
+from .cli import EXIT_INTERRUPTED, parse_net_args, sigterm_to_interrupt, task_command
 from .errors import DeepPriorError
 
 __all__ = ["register", "invert", "actmax", "samples", "curves"]
@@ -88,7 +88,7 @@ class _SigtermAsInterrupt:
     """While active, SIGTERM stops a fit like Ctrl-C (so the result so far is still saved)."""
 
     def __enter__(self) -> None:
-        self.old = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
+        self.old = signal.signal(signal.SIGTERM, sigterm_to_interrupt)
 
     def __exit__(self, *exc: Any) -> None:
         signal.signal(signal.SIGTERM, self.old)
