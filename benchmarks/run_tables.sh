@@ -3,22 +3,24 @@
 # folder, within an optional time budget; optionally pack the results into one archive.
 #
 #   benchmarks/run_tables.sh [-d DEVICE] [-t SECONDS] [-r RESULTS] [-D DATA] [-a FILE.tgz]
-#                            [-x "BENCH OPTIONS"] [TABLE...]
+#                            [-S] [-x "BENCH OPTIONS"] [TABLE...]
 #
 # TABLE is sr:DATASET:FACTOR (sr:Set14:4, sr:Set5:8, ...), denoise, inpaint, text-inpaint or
 # holes. Default order: what the README still lists as missing, most wanted first.
 #   -d DEVICE   passed to --device (default auto: the GPU when there is one)
-#   -t SECONDS  stop starting new work after this long; the table running then is stopped
-#               (its finished images are kept: one record per image, written atomically)
+#   -t SECONDS  stop after this long: the table running then gets SIGTERM and stops at a
+#               step boundary; its finished images keep their records and the running fit
+#               its saved state, so the next run resumes it
 #   -r RESULTS  the results root (default benchmarks/results); copy the committed records
 #               there first to resume them
 #   -D DATA     the data folder (default: $DEEPPRIOR_DATA, else ../shared/data)
-#   -a FILE     write FILE (.tgz) with every table folder under RESULTS at the end
+#   -a FILE     write FILE (.tgz) with every table folder under RESULTS at the end (records
+#               and reports; with -S also the saved fit states, tens of MB each)
 #   -x OPTIONS  more options for every `deepprior bench` run, e.g. "--jobs 2" or "--quick"
 # Each table's report.md is re-rendered at the end, also for a table cut short.
 set -u
-device=auto budget=0 results=benchmarks/results data="" archive="" more=""
-while getopts "d:t:r:D:a:x:h" opt; do
+device=auto budget=0 results=benchmarks/results data="" archive="" more="" states=0
+while getopts "d:t:r:D:a:x:Sh" opt; do
   case $opt in
     d) device=$OPTARG ;;
     t) budget=$OPTARG ;;
@@ -26,7 +28,8 @@ while getopts "d:t:r:D:a:x:h" opt; do
     D) data=$OPTARG ;;
     a) archive=$OPTARG ;;
     x) more=$OPTARG ;;
-    *) sed -n '2,18p' "$0"; exit 2 ;;
+    S) states=1 ;;
+    *) sed -n '2,20p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -66,7 +69,10 @@ for t in "${tables[@]}"; do
   # shellcheck disable=SC2086
   "${limit[@]}" "$deepprior" bench $bench_args "${extra[@]}" $more --quiet --no-progress
   rc=$?
-  if [ $rc -ne 0 ]; then
+  if [ $rc -eq 124 ]; then
+    echo "run_tables: $t stopped: the time is up (a rerun resumes it)" >&2
+    status=1
+  elif [ $rc -ne 0 ]; then
     echo "run_tables: $t stopped (exit $rc)" >&2
     status=1
   fi
@@ -76,6 +82,8 @@ for t in "${tables[@]}"; do
 done
 
 if [ -n "$archive" ]; then
-  tar czf "$archive" -C "$results" --exclude quick . && echo "run_tables: wrote $archive" >&2
+  skip=(--exclude quick)
+  [ "$states" = 1 ] || skip+=(--exclude '*.state.pt')
+  tar czf "$archive" -C "$results" "${skip[@]}" . && echo "run_tables: wrote $archive" >&2
 fi
 exit $status

@@ -381,3 +381,17 @@ def test_run_tables_script_resumes_reports_and_archives(tmp_path):
     assert again.returncode == 0 and "0 run, 1 skipped" in again.stderr, again.stderr
     bad = subprocess.run([*cmd[:-2], "nope"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "unknown table 'nope'" in bad.stderr
+
+
+@needs_data
+def test_run_tables_time_budget_keeps_the_fit_state(tmp_path):
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "run_tables.sh"
+    env = {"PATH": "/usr/bin:/bin", "DEEPPRIOR": str(Path(sys.executable).parent / "deepprior")}
+    cmd = ["bash", str(script), "-d", "cpu", "-t", "8", "-S", "-r", str(tmp_path / "res"),
+           "-D", str(DATA), "-a", str(tmp_path / "res.tgz"), "-x",
+           "--quick --limit 1 --no-baselines --iters 1000000", "sr:Set5:4", "holes"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 1 and "sr:Set5:4 stopped: the time is up" in proc.stderr, proc.stderr
+    assert "time is up before holes" in proc.stderr
+    with tarfile.open(tmp_path / "res.tgz") as tar:
+        assert "./sr-Set5-x4/baby.dip.state.pt" in tar.getnames()
