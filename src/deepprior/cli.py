@@ -1,8 +1,8 @@
 """The ``deepprior`` command line: one subcommand per task, plus ``degrade``.
 
 Every subcommand reads ``INPUT``, writes ``-o OUTPUT`` atomically, never overwrites an input,
-and on Ctrl-C still writes the current result and the report. Bad input exits with status 2
-and a one-line message.
+and on Ctrl-C still writes the current result and the report, and the fit's state, from which
+``--resume`` continues. Bad input exits with status 2 and a one-line message.
 """
 
 from __future__ import annotations
