@@ -65,6 +65,17 @@ def images(tmp_path_factory, photo) -> dict[str, Path]:
     return paths
 
 
+def test_the_click_group_has_every_subcommand_on_import():
+    # CliRunner users (and tests) get the diagnostics and bench commands without set-up.
+    from click.testing import CliRunner
+
+    from deepprior.cli import cli
+
+    assert {"invert", "actmax", "samples", "curves", "bench", "speed", "sr"} <= set(cli.commands)
+    res = CliRunner().invoke(cli, ["bench", "sr", "--help"])
+    assert res.exit_code == 0 and "--dataset" in res.output
+
+
 def test_help_lists_every_subcommand():
     proc = run("--help")
     assert proc.returncode == 0

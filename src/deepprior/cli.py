@@ -7,7 +7,6 @@ and on Ctrl-C still writes the current result and the report, and the fit's stat
 
 from __future__ import annotations
 
-import ast
 import functools
 import json
 import signal
@@ -20,22 +19,19 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__
+from .cli_bench import register as register_bench
+from .cli_common import (
+    EXIT_INTERRUPTED,
+    fail,
+    parse_net_args,
+    sigterm_to_interrupt,
+    task_command,
+)
+from .cli_diag import register as register_diagnostics
 from .errors import DeepPriorError
 
 if TYPE_CHECKING:
     import torch
-
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-def _fail(message: str) -> None:
-    click.echo(f"deepprior: error: {message}", err=True)
-    sys.exit(EXIT_USAGE)
-
-
-def sigterm_to_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 def common_options(fn: Callable) -> Callable:
@@ -113,20 +109,6 @@ def common_options(fn: Callable) -> Callable:
     for opt in reversed(options):
         fn = opt(fn)
     return fn
-
-
-def parse_net_args(items: tuple[str, ...]) -> dict[str, Any]:
-    """``("n_d=64", "upsample='nearest'")`` -> ``{"n_d": 64, "upsample": "nearest"}``."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip().isidentifier():
-            raise DeepPriorError(f"--net-arg {item!r} must look like KEY=VALUE, e.g. n_d=64")
-        try:
-            out[key.strip()] = ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            out[key.strip()] = value  # a bare word such as nearest
-    return out
 
 
 def _net_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
@@ -226,24 +208,6 @@ def run_task(
         click.echo(msg, err=True)
         sys.exit(EXIT_INTERRUPTED)
     state_file.unlink(missing_ok=True)  # the result is written: nothing left to resume
-
-
-def task_command(fn: Callable) -> Callable:
-    """Turn DeepPriorError and Ctrl-C outside the fit into one-line exits."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except DeepPriorError as e:
-            _fail(str(e))
-        except KeyboardInterrupt:
-            click.echo("deepprior: interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except MemoryError:
-            _fail("out of memory; use a smaller image or a lighter --preset")
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -472,22 +436,13 @@ def speed(
         atomic_write_text(jp, json.dumps(result, indent=2) + "\n")
 
 
-def register_all() -> click.Group:
-    """Add the subcommands that live in their own modules (they import the helpers above,
-    so they are attached here, at start-up, rather than at import time)."""
-    from .cli_bench import register as register_bench
-    from .cli_diag import register as register_diagnostics
-
-    if "invert" not in cli.commands:
-        register_diagnostics(cli)
-    if "bench" not in cli.commands:
-        register_bench(cli)
-    return cli
+# The diagnostics (invert, actmax, samples, curves) and bench commands live in their own modules.
+register_diagnostics(cli)
+register_bench(cli)
 
 
 def main() -> None:
     """Entry point of the ``deepprior`` script."""
-    register_all()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as e:
@@ -496,9 +451,9 @@ def main() -> None:
         click.echo("deepprior: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as e:
-        _fail(e.format_message().replace("\n", " "))
+        fail(e.format_message().replace("\n", " "))
     except DeepPriorError as e:
-        _fail(str(e))
+        fail(str(e))
     sys.exit(0)
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from .cli import sigterm_to_interrupt, task_command
+from .cli_common import sigterm_to_interrupt, task_command
 
 __all__ = ["register", "bench"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from .cli import EXIT_INTERRUPTED, parse_net_args, sigterm_to_interrupt, task_command
+from .cli_common import EXIT_INTERRUPTED, parse_net_args, sigterm_to_interrupt, task_command
 from .errors import DeepPriorError
 
 __all__ = ["register", "invert", "actmax", "samples", "curves"]

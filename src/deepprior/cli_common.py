@@ -1,0 +1,61 @@
+"""What every ``deepprior`` subcommand module shares: exit codes, one-line errors, the Ctrl-C /
+SIGTERM handling and ``--net-arg`` parsing. The command modules (cli, cli_diag, cli_bench)
+import from here, so none of them needs another at import time."""
+
+from __future__ import annotations
+
+import ast
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .errors import DeepPriorError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def fail(message: str) -> None:
+    """Print ``deepprior: error: MESSAGE`` on one line and exit with status 2."""
+    click.echo(f"deepprior: error: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def sigterm_to_interrupt(signum: int, frame: Any) -> None:
+    """A SIGTERM handler that stops like Ctrl-C (the fit saves what it has)."""
+    raise KeyboardInterrupt
+
+
+def parse_net_args(items: tuple[str, ...]) -> dict[str, Any]:
+    """``("n_d=64", "upsample='nearest'")`` -> ``{"n_d": 64, "upsample": "nearest"}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise DeepPriorError(f"--net-arg {item!r} must look like KEY=VALUE, e.g. n_d=64")
+        try:
+            out[key.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value  # a bare word such as nearest
+    return out
+
+
+def task_command(fn: Callable) -> Callable:
+    """Turn DeepPriorError and Ctrl-C outside the fit into one-line exits."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except DeepPriorError as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            click.echo("deepprior: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except MemoryError:
+            fail("out of memory; use a smaller image or a lighter --preset")
+
+    return wrapper
