@@ -202,6 +202,7 @@ def test_resumed_fit_equals_the_uninterrupted_one(tmp_path, optimize_input):
     assert rest.backtracks == 1
     assert torch.equal(rest.image, full.image) and torch.equal(rest.ema, full.ema)
     assert rest.history["loss"] == full.history["loss"]
+    assert rest.seconds > state["seconds"] > 0  # the time of both runs
 
 
 def test_resume_errors(tmp_path):

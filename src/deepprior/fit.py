@@ -106,7 +106,7 @@ class FitResult:
         ema: the exponential average of the outputs, or ``None``.
         history: per-step ``loss`` and whatever callbacks recorded (e.g. ``psnr``).
         iters_run: steps taken (fewer than asked when interrupted).
-        seconds: wall time of the loop.
+        seconds: wall time of the loop (of all its runs, for a resumed fit).
         interrupted: the loop was stopped by Ctrl-C; the images are from the last step.
         backtracks: how often backtracking restored the previous state.
         net: the fitted generator; ``z``: its input (both on the fitting device).
@@ -355,10 +355,12 @@ def fit(
             resume, net, opt, gen, ckpt_store, losses, iters, device
         )
     start = step
+    before = 0.0 if resume is None else float(resume.get("seconds", 0.0))
 
     def current_state() -> dict[str, Any]:
         return {
-            "format": STATE_FORMAT, "step": step, "net": net.state_dict(),
+            "format": STATE_FORMAT, "step": step,
+            "seconds": before + time.perf_counter() - t0, "net": net.state_dict(),
             "optimizer": opt.state_dict(), "z": z.detach(), "ema": ema,
             "losses": losses[:step].clone(), "backtracks": backtracks,
             "noise_rng": None if gen is None else gen.get_state(),
@@ -417,7 +419,7 @@ def fit(
         interrupted = True
     finally:
         stop.__exit__()
-    seconds = time.perf_counter() - t0
+    seconds = before + time.perf_counter() - t0
 
     with torch.no_grad(), autocast(device, dtype):
         final = cut(net(z)).float()

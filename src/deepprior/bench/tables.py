@@ -282,13 +282,15 @@ class _Runner:
             assert sf is not None
             sf.unlink(missing_ok=True)
             res = fn(*args, **{**kw, "resume": False})
-        self.seconds[name] = round(time.perf_counter() - t0, 3)
         r = res.report
+        # A resumed fit: add the fitting time of the earlier runs to this one's.
+        earlier = max(0.0, r.get("fit_seconds", 0.0) - r.get("seconds", 0.0))
+        self.seconds[name] = round(time.perf_counter() - t0 + earlier, 3)
         self.fits[name] = {
             k: r.get(k)
             for k in ("prior", "restarts", "settings", "iters_run", "seconds", "seconds_per_iter",
                       "device", "dtype", "canvas", "net_parameters", "backtracks", "interrupted",
-                      "resumed_from")
+                      "resumed_from", "fit_seconds")
         }  # fmt: skip
         self.fits[name]["preset"] = r.get("preset")
         if res.interrupted:
