@@ -218,3 +218,24 @@ def test_resume_errors(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a state")
     with pytest.raises(DeepPriorError, match="cannot read the saved fit state"):
         load_state(tmp_path / "junk.pt")
+
+
+def test_a_second_ctrl_c_stops_at_once_and_leaves_no_state(tmp_path):
+    from deepprior.callbacks import SaveState
+    from deepprior.fit import _StepBoundaryInterrupt
+
+    stop = _StepBoundaryInterrupt()
+    stop._handle(2, None)  # the first: noted, the loop stops at the next step boundary
+    assert stop.requested and not stop.forced
+    with pytest.raises(KeyboardInterrupt):
+        stop._handle(2, None)  # the second: at once
+    assert stop.forced
+
+    part = fit(*_setup(), DataTerm(TARGET), Schedule(iters=9), callbacks=[StopAt(4)])
+    saver = SaveState(tmp_path / "s.pt")
+    part.resumable = False
+    saver.on_end(part)
+    assert not (tmp_path / "s.pt").exists()
+    part.resumable = True
+    saver.on_end(part)
+    assert load_state(tmp_path / "s.pt")[0]["step"] == 4

@@ -139,5 +139,5 @@ class SaveState(Callback):
             self._last = info.elapsed
 
     def on_end(self, result: FitResult) -> None:
-        if result.interrupted and result.iters_run > result.start:
+        if result.interrupted and result.resumable and result.iters_run > result.start:
             self._save(result.state())

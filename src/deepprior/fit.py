@@ -113,6 +113,8 @@ class FitResult:
         optimizer: the Adam optimiser in its final state (to resume or inspect).
         compiled: the training forward ran through ``torch.compile``.
         start: the step the fit started from (> 0 when it resumed a saved state).
+        resumable: :meth:`state` is a consistent point to resume from (False after a second
+            Ctrl-C stopped the fit in the middle of a step).
 
     :meth:`state` gives everything needed to continue the fit later (``fit(..., resume=)``).
     """
@@ -129,6 +131,7 @@ class FitResult:
     optimizer: torch.optim.Optimizer | None = None
     compiled: bool = False
     start: int = 0
+    resumable: bool = True
     _state: Callable[[], dict[str, Any]] | None = field(default=None, repr=False)
 
     def state(self) -> dict[str, Any]:
@@ -202,10 +205,12 @@ class _StepBoundaryInterrupt:
 
     def __init__(self) -> None:
         self.requested = False
+        self.forced = False  # a second signal: stopped mid-step, so not resumable
         self.old: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
+            self.forced = True
             raise KeyboardInterrupt
         self.requested = True
 
@@ -436,6 +441,7 @@ def fit(
         optimizer=opt,
         compiled=bool(compile),
         start=start,
+        resumable=not stop.forced,
         _state=current_state,
     )
     for cb in active:
