@@ -315,36 +315,10 @@ def test_cuda_requested_without_gpu(images, tmp_path):
 # --- Ctrl-C ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_writes_result_and_report(images, tmp_path, sig):
-    out = tmp_path / "o.png"
-    report = tmp_path / "r.json"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "deepprior.cli", "denoise", str(images["clean"]), "-o", str(out),
-         "--iters", "100000", "--report", str(report), *SMALL_NET],
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    # Wait until the fit is under way (the progress bar shows a step count).
-    deadline = time.time() + 120
-    buf = ""
-    while time.time() < deadline:
-        ch = proc.stderr.read(1)
-        if not ch:
-            break
-        buf += ch
-        if re.search(r"\b[1-9]\d*/100000", buf[-200:]):
-            break
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, buf + err
-    assert "interrupted at step" in err
-    rep = json.loads(report.read_text())
-    assert rep["interrupted"] is True and 0 < rep["iters_run"] < 100000
-    assert load_image(out).shape == (3, 64, 64)
-
-
-def _interrupt_when_running(cmd: list[str], total: int) -> tuple[int, str]:
-    """Start ``deepprior CMD``, send SIGINT once the progress bar shows a step, wait."""
+def _interrupt_when_running(
+    cmd: list[str], total: int, sig: int = signal.SIGINT
+) -> tuple[int, str]:
+    """Start ``deepprior CMD``, send ``sig`` once the progress bar shows a step, wait."""
     proc = subprocess.Popen([sys.executable, "-m", "deepprior.cli", *cmd],
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.time() + 120
@@ -356,9 +330,24 @@ def _interrupt_when_running(cmd: list[str], total: int) -> tuple[int, str]:
         buf += ch
         if re.search(rf"\b[1-9]\d*/{total}", buf[-200:]):
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     return proc.returncode, buf + err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_writes_result_and_report(images, tmp_path, sig):
+    out = tmp_path / "o.png"
+    report = tmp_path / "r.json"
+    rc, err = _interrupt_when_running(
+        ["denoise", str(images["clean"]), "-o", str(out), "--iters", "100000",
+         "--report", str(report), *SMALL_NET], 100000, sig,
+    )  # fmt: skip
+    assert rc == 130, err
+    assert "interrupted at step" in err
+    rep = json.loads(report.read_text())
+    assert rep["interrupted"] is True and 0 < rep["iters_run"] < 100000
+    assert load_image(out).shape == (3, 64, 64)
 
 
 def test_resume_after_ctrl_c_gives_the_uninterrupted_result(images, tmp_path):
