@@ -239,3 +239,24 @@ def test_a_second_ctrl_c_stops_at_once_and_leaves_no_state(tmp_path):
     part.resumable = True
     saver.on_end(part)
     assert load_state(tmp_path / "s.pt")[0]["step"] == 4
+
+
+def test_only_the_clis_sigterm_handler_is_deferred_to_a_step_boundary():
+    import signal
+
+    from deepprior.fit import _StepBoundaryInterrupt
+    from deepprior.signals import sigterm_to_interrupt
+
+    def own(signum, frame):  # a program's own handler: never replaced
+        pass
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        for handler, taken in ((own, False), (sigterm_to_interrupt, True)):
+            signal.signal(signal.SIGTERM, handler)
+            stop = _StepBoundaryInterrupt().__enter__()
+            assert (signal.getsignal(signal.SIGTERM) is not handler) is taken
+            stop.__exit__()
+            assert signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -13,6 +13,12 @@ from typing import Any
 import click
 
 from .errors import DeepPriorError
+from .signals import sigterm_to_interrupt
+
+__all__ = [
+    "EXIT_INTERRUPTED", "EXIT_USAGE", "fail", "parse_net_args", "sigterm_to_interrupt",
+    "task_command",
+]  # fmt: skip
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -22,11 +28,6 @@ def fail(message: str) -> None:
     """Print ``deepprior: error: MESSAGE`` on one line and exit with status 2."""
     click.echo(f"deepprior: error: {message}", err=True)
     sys.exit(EXIT_USAGE)
-
-
-def sigterm_to_interrupt(signum: int, frame: Any) -> None:
-    """A SIGTERM handler that stops like Ctrl-C (the fit saves what it has)."""
-    raise KeyboardInterrupt
 
 
 def parse_net_args(items: tuple[str, ...]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from torch import nn
 
 from .device import autocast, should_compile
 from .errors import DeepPriorError, StateMismatch
+from .signals import sigterm_to_interrupt
 
 
 @dataclass
@@ -218,11 +219,9 @@ class _StepBoundaryInterrupt:
         if threading.current_thread() is threading.main_thread():
             for sig in self.SIGNALS:
                 old = signal.getsignal(sig)
-                # Only where a signal would stop the program anyway (the default SIGINT
-                # handler, or one that raises KeyboardInterrupt such as the CLI's SIGTERM).
-                if old is signal.default_int_handler or (
-                    sig == signal.SIGTERM and old not in (signal.SIG_DFL, signal.SIG_IGN, None)
-                ):
+                # Only Python's Ctrl-C handler and the CLI's SIGTERM one; a program's own
+                # handlers are left alone.
+                if old is signal.default_int_handler or old is sigterm_to_interrupt:
                     self.old[sig] = old
                     signal.signal(sig, self._handle)
         return self

@@ -558,9 +558,7 @@ def atomic_write_text(path: PathLike, text: str) -> None:
     Raises:
         DeepPriorError: The directory is missing or read-only, or the write fails.
     """
-    p = Path(path)
-    _check_target(p)
-    _atomic_write(p, lambda tmp: tmp.write_text(text, encoding="utf-8"), p.suffix)
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_bytes(path: PathLike, data: bytes) -> Path:

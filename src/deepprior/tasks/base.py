@@ -196,13 +196,11 @@ def solve(
     if memory_check:
         check_memory(need, available_memory(dev), what=f"a {w}x{h} px fit with this preset")
 
+    cbs: list[Callback] = list(callbacks)
     saved = None
     if state_file is not None:
         fingerprint = _fingerprint(problem, preset, prior, seed, n_runs, canvas, tv_weight)
-        if resume:
-            saved = _saved_state(state_file, fingerprint)
-    cbs: list[Callback] = list(callbacks)
-    if state_file is not None:
+        saved = _saved_state(state_file, fingerprint) if resume else None
         cbs.append(
             SaveState(state_file, every=state_every, fingerprint=fingerprint,
                       min_seconds=state_seconds)

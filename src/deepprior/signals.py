@@ -1,0 +1,15 @@
+"""The SIGTERM handler of the command line: stop like Ctrl-C.
+
+The fitting loop recognises it (and Python's default Ctrl-C handler) and defers both to the
+next step boundary, so that the state it saves resumes exactly; other handlers a program
+installs are left alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def sigterm_to_interrupt(signum: int, frame: Any) -> None:
+    """A SIGTERM handler that stops like Ctrl-C (the fit saves what it has)."""
+    raise KeyboardInterrupt
