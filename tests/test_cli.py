@@ -319,11 +319,15 @@ def _interrupt_when_running(
     cmd: list[str], total: int, sig: int = signal.SIGINT
 ) -> tuple[int, str]:
     """Start ``deepprior CMD``, send ``sig`` once the progress bar shows a step, wait."""
+
     # The child gets the default Ctrl-C disposition even when this runs in a background job,
     # where the shell starts it with SIGINT ignored (and Python then never installs its handler).
+    def default_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     proc = subprocess.Popen([sys.executable, "-m", "deepprior.cli", *cmd],
                             stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+                            preexec_fn=default_sigint)  # fmt: skip
     deadline = time.time() + 120
     buf = ""
     while time.time() < deadline:
