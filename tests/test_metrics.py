@@ -35,3 +35,15 @@ def test_ssim_of_images_too_small_for_the_window_is_nan():
     x = torch.rand(3, 9, 9)
     assert math.isnan(ssim(x, x))
     assert ssim(torch.rand(3, 16, 16).expand(3, -1, -1), torch.rand(3, 16, 16)) < 0.5
+
+
+def test_bad_channels_and_borders_are_refused_with_a_reason():
+    x = torch.rand(1, 4, 16, 16)
+    with pytest.raises(ValueError, match="gray or RGB image, got 4 channels"):
+        psnr(x, x, y_channel=True)
+    with pytest.raises(ValueError, match="border 8 leaves no pixels"):
+        psnr(torch.rand(3, 16, 16), torch.rand(3, 16, 16), border=8)
+    with pytest.raises(ValueError, match="border -1"):
+        ssim(torch.rand(3, 16, 16), torch.rand(3, 16, 16), border=-1)
+    # the largest border that leaves a pixel still measures
+    assert math.isfinite(psnr(torch.zeros(3, 9, 9), torch.full((3, 9, 9), 0.5), border=4))

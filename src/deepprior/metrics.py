@@ -18,7 +18,21 @@ def rgb_to_y601(x: torch.Tensor) -> torch.Tensor:
 
 
 def _luma(x: torch.Tensor) -> torch.Tensor:
+    if x.shape[1] not in (1, 3):
+        raise ValueError(f"y_channel needs a gray or RGB image, got {x.shape[1]} channels")
     return rgb_to_y601(x) if x.shape[1] == 3 else rgb_to_y601(x.expand(-1, 3, -1, -1))
+
+
+def _crop(a: torch.Tensor, b: torch.Tensor, border: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Remove ``border`` px from every side of both images; refuse to leave nothing."""
+    if border < 0 or 2 * border >= min(a.shape[-2:]):
+        raise ValueError(f"border {border} leaves no pixels of a {tuple(a.shape[-2:])} image")
+    if border == 0:
+        return a, b
+    return (
+        a[..., border:-border, border:-border],
+        b[..., border:-border, border:-border],
+    )
 
 
 def psnr(x: torch.Tensor, y: torch.Tensor, *, border: int = 0, y_channel: bool = False) -> float:
@@ -35,9 +49,7 @@ def psnr(x: torch.Tensor, y: torch.Tensor, *, border: int = 0, y_channel: bool =
         raise ValueError(f"shapes differ: {tuple(a.shape)} vs {tuple(b.shape)}")
     if y_channel:
         a, b = _luma(a), _luma(b)
-    if border > 0:
-        a = a[..., border:-border, border:-border]
-        b = b[..., border:-border, border:-border]
+    a, b = _crop(a, b, border)
     mse = float((a - b).square().mean())
     return float("inf") if mse == 0 else 10.0 * float(np.log10(1.0 / mse))
 
@@ -49,9 +61,7 @@ def ssim(x: torch.Tensor, y: torch.Tensor, *, border: int = 0, y_channel: bool =
     a, b = _as_batch(x).clamp(0, 1), _as_batch(y).clamp(0, 1)
     if y_channel:
         a, b = _luma(a), _luma(b)
-    if border > 0:
-        a = a[..., border:-border, border:-border]
-        b = b[..., border:-border, border:-border]
+    a, b = _crop(a, b, border)
     an = a[0].permute(1, 2, 0).cpu().numpy().astype(np.float64)
     bn = b[0].permute(1, 2, 0).cpu().numpy().astype(np.float64)
     if min(an.shape[:2]) < 11:  # the Gaussian window (sigma 1.5) spans 11 px
