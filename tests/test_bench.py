@@ -288,6 +288,20 @@ def test_an_interrupted_image_resumes_its_fit(group, tmp_path, monkeypatch):
 
 
 @needs_data
+def test_without_progress_bars_a_long_fit_logs_how_far_it_is(group, tmp_path, monkeypatch):
+    from deepprior.bench.tables import _Runner
+
+    monkeypatch.setattr(_Runner, "LOG_SECONDS", 0.0)  # a line at every check (every 10 steps)
+    res = invoke(group, "sr", "--quick", "--limit", "1", "--no-baselines", "--iters", "30",
+                 "--data-dir", str(DATA), "--out", str(tmp_path), "--device", "cpu",
+                 "--no-progress")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    lines = re.findall(r"baby: dip: step (\d+)/30 \((\d+) %\), .* so far, about .* left, loss",
+                       res.output)  # fmt: skip
+    assert lines == [("10", "33"), ("20", "66")]
+
+
+@needs_data
 def test_sigterm_stops_the_bench_with_the_fit_state_saved(tmp_path):
     from deepprior.fit import load_state
 

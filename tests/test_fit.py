@@ -260,3 +260,24 @@ def test_only_the_clis_sigterm_handler_is_deferred_to_a_step_boundary():
             assert signal.getsignal(signal.SIGTERM) is handler
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_progress_log_spaces_its_lines_in_time_and_estimates_the_time_left():
+    from deepprior.callbacks import ProgressLog
+    from deepprior.fit import StepInfo
+
+    lines: list[str] = []
+    cb = ProgressLog(lines.append, seconds=60, desc="x: dip")
+    loss, out = torch.tensor(0.5), torch.zeros(1)
+    for step, elapsed in [(10, 30.0), (20, 61.0), (30, 90.0), (40, 130.0), (100, 400.0)]:
+        cb.on_step(StepInfo(step, 100, loss, out, None, 0, elapsed, start=0))
+    # a line at 61 s (the first after 60 s) and at 130 s (60 s later); none at the end
+    assert lines == [
+        "x: dip: step 20/100 (20 %), 61 s so far, about 4.1 min left, loss 5.000e-01",
+        "x: dip: step 40/100 (40 %), 2.2 min so far, about 3.2 min left, loss 5.000e-01",
+    ]
+    # a resumed fit counts its rate from the step it resumed at
+    lines.clear()
+    cb = ProgressLog(lines.append, seconds=0, desc="r")
+    cb.on_step(StepInfo(60, 100, loss, out, None, 0, 10.0, start=50))
+    assert lines == ["r: step 60/100 (60 %), 10 s so far, about 40 s left, loss 5.000e-01"]

@@ -48,6 +48,48 @@ class ProgressBar(Callback):
             self.bar = None
 
 
+class ProgressLog(Callback):
+    """A plain progress line at most every ``seconds`` of wall time, for logs and pipes where
+    a progress bar does not show: step, elapsed time, time left at the rate so far, loss.
+
+    Args:
+        log: where each line goes (e.g. ``print``).
+        seconds: the least wall time between two lines.
+        desc: the lines' prefix.
+
+    Example:
+        >>> cb = ProgressLog(print, seconds=600, desc="baby: dip")
+    """
+
+    def __init__(self, log, seconds: float = 300.0, desc: str = "fit", every: int = 10) -> None:
+        self.log = log
+        self.seconds = seconds
+        self.desc = desc
+        self.every = max(1, every)
+        self._next = seconds
+
+    def on_step(self, info: StepInfo) -> None:
+        if info.elapsed < self._next or info.step >= info.iters:
+            return
+        self._next = info.elapsed + self.seconds
+        done = info.step - info.start
+        left = (info.iters - info.step) * info.elapsed / max(1, done)
+        self.log(
+            f"{self.desc}: step {info.step}/{info.iters} ({100 * info.step // info.iters} %), "
+            f"{_duration(info.elapsed)} so far, about {_duration(left)} left, "
+            f"loss {float(info.loss):.3e}"
+        )
+
+
+def _duration(seconds: float) -> str:
+    """``42 s``, ``12.5 min`` or ``3.2 h``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 class GroundTruth(Callback):
     """Measures the PSNR of the output (and of its EMA) against a clean image every K steps.
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from ..callbacks import ProgressLog
 from ..errors import DeepPriorError, StateMismatch
 from . import baselines as bl
 from . import data as bd
@@ -242,6 +243,8 @@ class _Runner:
 
     # The fits save their state this often, so a rerun resumes an interrupted image.
     STATE_EVERY, STATE_SECONDS = 10, 120.0
+    # Without progress bars, a line this often (s) says how far a long fit is.
+    LOG_SECONDS = 600.0
 
     def __init__(self, opts: BenchOptions, image: str | None = None,
                  log: Callable[[str], None] | None = None) -> None:  # fmt: skip
@@ -270,6 +273,8 @@ class _Runner:
     def fit(self, name: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         t0 = time.perf_counter()
         sf = self.state_file(name)
+        if not self.opts.progress and self.image is not None:
+            kw["callbacks"] = [ProgressLog(self.log, self.LOG_SECONDS, f"{self.image}: {name}")]
         if sf is not None:
             kw.update(state_file=sf, state_every=self.STATE_EVERY,
                       state_seconds=self.STATE_SECONDS, resume=sf.is_file())  # fmt: skip
