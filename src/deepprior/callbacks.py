@@ -3,6 +3,7 @@ the saved state to resume from."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -61,7 +62,10 @@ class ProgressLog(Callback):
         >>> cb = ProgressLog(print, seconds=600, desc="baby: dip")
     """
 
-    def __init__(self, log, seconds: float = 300.0, desc: str = "fit", every: int = 10) -> None:
+    def __init__(
+        self, log: Callable[[str], None], seconds: float = 300.0, desc: str = "fit",
+        every: int = 10,
+    ) -> None:  # fmt: skip
         self.log = log
         self.seconds = seconds
         self.desc = desc

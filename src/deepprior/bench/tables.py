@@ -274,7 +274,8 @@ class _Runner:
         t0 = time.perf_counter()
         sf = self.state_file(name)
         if not self.opts.progress and self.image is not None:
-            kw["callbacks"] = [ProgressLog(self.log, self.LOG_SECONDS, f"{self.image}: {name}")]
+            line = ProgressLog(self.log, self.LOG_SECONDS, f"{self.image}: {name}")
+            kw["callbacks"] = [*kw.get("callbacks", ()), line]
         if sf is not None:
             kw.update(state_file=sf, state_every=self.STATE_EVERY,
                       state_seconds=self.STATE_SECONDS, resume=sf.is_file())  # fmt: skip
