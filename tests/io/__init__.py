@@ -1,0 +1,1 @@
+"""Tests for deepprior.io, one file per module of the package."""
