@@ -143,3 +143,16 @@ def test_an_icc_profile_of_another_colour_space_is_left_out(tmp_path):
     assert read_icc_profile(tmp_path / "missing.png") is None
     (tmp_path / "t.png").write_text("not an image")
     assert read_icc_profile(tmp_path / "t.png") is None
+
+
+def test_jpeg_compress_quantizes_like_save_image() -> None:
+    # ops.jpeg_compress encodes through io.to_uint8: clamped, NaN -> 0, rounded half to even.
+    from deepprior.ops import jpeg_compress
+
+    values = [float("nan"), -1.0, 0.5, 2.0, 100.4 / 255]
+    for v in values:
+        flat = torch.full((1, 8, 8), v)
+        expect = to_uint8(flat)[0, 0] / 255.0
+        out = jpeg_compress(flat, 100)  # a flat block survives JPEG at quality 100 exactly
+        assert torch.allclose(out, torch.full_like(out, float(expect)), atol=1e-6), v
+    assert to_uint8(torch.full((1, 1, 1), 100.4 / 255))[0, 0] == 100

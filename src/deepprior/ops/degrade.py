@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from deepprior.errors import DeepPriorError
+from deepprior.io import to_uint8
 
 __all__ = [
     "add_gaussian_noise",
@@ -101,11 +102,6 @@ def add_gaussian_noise(
     return out[0] if was_2d else out
 
 
-def _to_uint8(x: torch.Tensor) -> np.ndarray:
-    a = x.detach().to("cpu", torch.float32).clamp(0.0, 1.0).mul(255.0).round()
-    return a.to(torch.uint8).numpy()
-
-
 def jpeg_compress(img: torch.Tensor, quality: int) -> torch.Tensor:
     """Encode ``img`` as an 8-bit JPEG (Pillow, in memory) at ``quality`` 1..100 and decode it.
 
@@ -117,12 +113,9 @@ def jpeg_compress(img: torch.Tensor, quality: int) -> torch.Tensor:
     if not 1 <= int(quality) <= 100:
         raise DeepPriorError(f"JPEG quality must be from 1 to 100, got {quality}.")
     c = x.shape[0]
-    if c == 1:
-        pil = Image.fromarray(_to_uint8(x[0]), mode="L")
-    elif c == 3:
-        pil = Image.fromarray(np.ascontiguousarray(_to_uint8(x).transpose(1, 2, 0)), mode="RGB")
-    else:
+    if c not in (1, 3):
         raise DeepPriorError(f"JPEG compression needs a 1- or 3-channel image, got {c} channels.")
+    pil = Image.fromarray(to_uint8(x))  # (H, W) -> "L", (H, W, 3) -> "RGB"
     buf = io.BytesIO()
     pil.save(buf, format="JPEG", quality=int(quality))
     buf.seek(0)
