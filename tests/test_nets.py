@@ -10,7 +10,6 @@ from deepprior.errors import DeepPriorError
 from deepprior.nets import (
     Hourglass,
     canvas_size,
-    count_parameters,
     create_net,
     list_nets,
     meshgrid_input,
@@ -22,7 +21,7 @@ from deepprior.nets.inputs import guide_input
 
 def test_sr_default_has_about_2_2_million_parameters():
     net = create_net("skip", 32, 3)
-    n = count_parameters(net)
+    n = sum(p.numel() for p in net.parameters() if p.requires_grad)
     assert 2.1e6 < n < 2.3e6, n
     assert net.stride == 32
 
@@ -90,18 +89,32 @@ def test_every_net_maps_canvas_to_image_shape(name, channels):
     assert 0 <= float(out.min()) and float(out.max()) <= 1  # sigmoid head
 
 
-def test_hourglass_per_level_settings():
-    net = Hourglass(
+def _per_level_hourglass(sigmoid: bool) -> Hourglass:
+    torch.manual_seed(0)
+    return Hourglass(
         4, 3, n_d=[4, 8, 8], n_u=[6, 8, 8], n_s=[0, 2, 2], k_d=[5, 3, 3], k_u=[3, 3, 5], k_s=1,
         upsample=["nearest", "bilinear", "nearest"], downsample=["stride", "avg", "max"],
-        pad=["zero", "reflection", "reflection"], act="elu", need1x1_up=False, sigmoid=False,
+        pad=["zero", "reflection", "reflection"], act="elu", need1x1_up=False, sigmoid=sigmoid,
     )  # fmt: skip
+
+
+def test_hourglass_per_level_settings():
+    net = _per_level_hourglass(sigmoid=False)
     assert net.stride == 8
-    out = net(torch.rand(1, 4, 24, 40))
+    z = torch.rand(1, 4, 24, 40)
+    out = net(z)
     assert out.shape == (1, 3, 24, 40)
     assert net.body.skip is None and net.body.deeper.skip is not None
-    # Without a sigmoid the output is not confined to [0, 1].
     assert net.head.kernel_size == (1, 1)
+    # Without a sigmoid the output is not confined to [0, 1] ...
+    assert isinstance(net.out_act, torch.nn.Identity)
+    assert float(out.min()) < 0 or float(out.max()) > 1
+    # ... and with it (same weights) the output is exactly the sigmoid of that, in (0, 1).
+    net_sig = _per_level_hourglass(sigmoid=True)
+    assert isinstance(net_sig.out_act, torch.nn.Sigmoid)
+    out_sig = net_sig(z)
+    assert 0 < float(out_sig.min()) and float(out_sig.max()) < 1
+    torch.testing.assert_close(out_sig, torch.sigmoid(out))
 
 
 def test_lanczos_downsampling_in_the_net():

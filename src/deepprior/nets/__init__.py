@@ -181,14 +181,9 @@ def min_image_side(stride: int) -> int:
     return max(stride // 2, 1)
 
 
-def count_parameters(net: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in net.parameters() if p.requires_grad)
-
-
 __all__ = [
     "Restarts",
     "Hourglass", "UNet", "ResNet", "Pixels", "create_net", "list_nets", "register_net",
-    "canvas_size", "min_image_side", "count_parameters", "make_input", "noise_input",
+    "canvas_size", "min_image_side", "make_input", "noise_input",
     "meshgrid_input", "guide_input",
 ]  # fmt: skip
