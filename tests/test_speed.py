@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 from click.testing import CliRunner
 
+from deepprior.bench import speed
 from deepprior.bench.speed import CONFIGS, count_flops, run_speed
 from deepprior.cli import cli
 from deepprior.errors import DeepPriorError
-from deepprior.nets import create_net
 
 
 def test_flop_count_of_one_conv_matches_the_formula():
@@ -48,6 +49,40 @@ def test_speed_rejects_bad_settings():
         run_speed([48], ["baseline"])
 
 
-def test_every_listed_config_builds():
+@pytest.fixture
+def one_thread():
+    """One CPU thread: tiny nets run far faster so on a shared, busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_every_listed_config_builds_and_runs(monkeypatch, one_thread):
+    # Each config runs two fit steps on a tiny net (the preset's net, made shallow and
+    # narrow) and its record must show the settings it asked for. torch.compile is stubbed:
+    # the check is that the compile config reaches it, not Inductor's compile time.
     assert {"baseline", "deepprior", "bf16", "bf16-cl", "compile", "checkpoint"} <= set(CONFIGS)
-    assert create_net("skip", 8, 3, n_d=[8, 8], n_s=2, depth=2, checkpoint=True).checkpoint
+    real_problem, nets, compiled = speed._problem, [], []
+
+    def tiny_problem(*args, **kwargs):
+        problem = real_problem(*args, **{"n_d": [8, 8], "n_s": 2, "depth": 2, **kwargs})
+        nets.append(problem[1])
+        return problem
+
+    monkeypatch.setattr(speed, "_problem", tiny_problem)
+    monkeypatch.setattr(torch, "compile", lambda net, **kw: compiled.append(net) or net)
+    dtypes = {"fp32": "float32", "bf16": "bfloat16"}
+    for name, config in CONFIGS.items():
+        rec = speed.time_config(config, size=16, steps=1, warmup=1, device="cpu")
+        net = nets[-1]
+        assert rec["config"] == name and rec["size"] == 16 and rec["steps"] == 1
+        assert rec["s_per_step"] > 0 and math.isfinite(rec["final_loss"]), name
+        if config.precision in dtypes:
+            assert rec["dtype"] == dtypes[config.precision], name
+        if config.channels_last is not None:
+            assert rec["channels_last"] is config.channels_last, name
+        assert rec["compile"] is bool(config.compile), name
+        assert (compiled[-1:] == [net]) is bool(config.compile), name
+        assert net.checkpoint is config.checkpoint, name
+    assert len(nets) == len(CONFIGS) and len(compiled) == 1
