@@ -139,11 +139,32 @@ def test_optimize_input_changes_z():
     assert not torch.allclose(res.z.cpu(), z)
 
 
+class _Canvas(torch.nn.Module):
+    """A "net" whose output is a fixed canvas with a different value at every pixel."""
+
+    def __init__(self, shape: tuple[int, int, int, int]):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))  # zero gradient: Adam leaves it at 0
+        n = torch.Size(shape).numel()
+        self.register_buffer("canvas", (torch.arange(n, dtype=torch.float32) / n).view(shape))
+
+    def forward(self, z):
+        return self.canvas + 0 * self.w
+
+
 def test_crop_feeds_the_data_term_the_image_region():
-    net, z = _setup()
-    target = torch.rand(3, 10, 12)
-    res = fit(net, z, DataTerm(target), Schedule(iters=2), crop=(3, 2, 10, 12))
+    net, z = _Canvas((1, 3, 16, 16)), noise_input(4, (16, 16))
+    seen = []
+
+    def term(x):
+        seen.append(x.detach().clone())
+        return ((x - 0.5) ** 2).mean()
+
+    res = fit(net, z, term, Schedule(iters=2), crop=(3, 2, 10, 12))
+    region = net.canvas[:, :, 3:13, 2:14]  # rows 3..12, columns 2..13 of the canvas
     assert res.image.shape == (1, 3, 10, 12)
+    assert seen and all(torch.equal(x, region) for x in seen)
+    torch.testing.assert_close(res.image, region)
 
 
 def test_callbacks_run_every_k_steps():
