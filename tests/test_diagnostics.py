@@ -16,7 +16,7 @@ import torch
 from click.testing import CliRunner
 from torch import nn
 
-from deepprior.cli_diag import register
+from deepprior.cli.diag import register
 from deepprior.diagnostics import (
     FeatureExtractor,
     imagenet_classes,
@@ -339,7 +339,7 @@ def test_ctrl_c_saves_what_it_has(group, chelsea_file, tmp_path, monkeypatch):
             if info.step == 3:
                 raise KeyboardInterrupt
 
-    import deepprior.cli_diag as cd
+    import deepprior.cli.diag as cd
 
     monkeypatch.setattr(cd, "_progress", lambda desc, iters, quiet: [Stop()])
     out = tmp_path / "stop.png"

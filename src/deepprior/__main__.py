@@ -1,0 +1,5 @@
+"""``python -m deepprior``: the ``deepprior`` command."""
+
+from .cli import main
+
+main()

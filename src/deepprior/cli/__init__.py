@@ -1,0 +1,45 @@
+"""The ``deepprior`` command line: one click group, ``main``, and its subcommands.
+
+The restoration subcommands live in :mod:`.restore`, ``degrade`` and ``info`` in :mod:`.tools`,
+the diagnostics (invert, actmax, samples, curves) in :mod:`.diag`, ``bench`` and ``speed`` in
+:mod:`.bench`; :mod:`.common` holds what they share (exit codes, one-line errors, SIGTERM).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import DeepPriorError
+from . import bench, diag, restore, tools
+from .common import EXIT_INTERRUPTED, fail
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="deepprior")
+def cli() -> None:
+    """Restore a single image with the Deep Image Prior (no training data)."""
+
+
+for _module in (restore, tools, diag, bench):
+    _module.register(cli)
+
+
+def main() -> None:
+    """Entry point of the ``deepprior`` script."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("deepprior: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as e:
+        fail(e.format_message().replace("\n", " "))
+    except DeepPriorError as e:
+        fail(str(e))
+    sys.exit(0)

@@ -1,0 +1,5 @@
+"""``python -m deepprior.cli``: the ``deepprior`` command."""
+
+from . import main
+
+main()
