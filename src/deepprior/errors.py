@@ -1,15 +1,44 @@
 """User-facing errors.
 
 Anything the user can fix (a missing file, a mask of the wrong size, a factor the
-operator does not support) raises :class:`DeepPriorError`. The CLI prints its
-message on one line and exits with status 2; the Python API lets it propagate.
+operator does not support) raises :class:`DeepPriorError`. Its message speaks the
+library's terms (``"iters must be >= 0, got -3"``), and ``param`` names the argument
+it is about, so that a front end can say it in its own terms: the CLI turns ``param``
+into the flag (``--iters``), prints the message on one line and exits with status 2;
+the Python API lets the error propagate unchanged.
 """
 
 from __future__ import annotations
 
+__all__ = ["DeepPriorError", "StateMismatch"]
+
 
 class DeepPriorError(ValueError):
-    """Bad input or settings, with a message that says what is wrong and what to do."""
+    """Bad input or settings, with a message that says what is wrong and what to do.
+
+    Args:
+        message: what is wrong, in the terms of the Python API (argument names, not flags).
+        param: the argument the error is about (``"iters"``, ``"p_known"``), if one is;
+            the message should name it as written here, so that a front end can replace
+            that name with its own (the CLI's ``--iters``).
+
+    Example:
+        >>> e = DeepPriorError("iters must be >= 0, got -3", param="iters")
+        >>> (str(e), e.param)
+        ('iters must be >= 0, got -3', 'iters')
+    """
+
+    def __init__(self, message: str = "", *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
+
+    def __reduce__(self) -> tuple:
+        # Keep ``param`` across pickling (errors raised in --jobs worker processes).
+        return (_rebuild, (type(self), str(self), self.param))
+
+
+def _rebuild(cls: type[DeepPriorError], message: str, param: str | None) -> DeepPriorError:
+    return cls(message, param=param)
 
 
 class StateMismatch(DeepPriorError):
