@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -20,8 +21,20 @@ from click.testing import CliRunner
 
 from deepprior.bench import data as bd
 from deepprior.bench.protocols import measure, psnr_region, psnr_y
-from deepprior.bench.tables import BenchOptions, job_devices, threads_per_job
-from deepprior.cli.bench import register
+from deepprior.bench.tables import (
+    BenchOptions,
+    get_table,
+    job_devices,
+    list_tables,
+    register_table,
+    run_table,
+    threads_per_job,
+)
+
+try:
+    from deepprior.cli.bench import register
+except ImportError:  # the CLI as single modules (before the cli package)
+    from deepprior.cli_bench import register
 
 from .conftest import DATA
 
@@ -146,6 +159,43 @@ def test_default_folders_and_threads():
     assert threads_per_job(1) >= 1 and threads_per_job(64) == 1
 
 
+def test_tables_are_a_registry_in_the_papers_order():
+    from deepprior.bench.tables import Table
+    from deepprior.errors import DeepPriorError
+
+    assert list_tables() == ["sr", "denoise", "inpaint", "text-inpaint", "holes"]
+    assert get_table("holes").default_preset == "holes"
+    with pytest.raises(DeepPriorError, match="unknown table 'nope'; choose one of sr, denoise"):
+        BenchOptions("nope").validate()
+
+    @register_table("tiny-test")
+    class Tiny(Table):
+        dataset_of = "Set5"
+        name_template = "{kind}-x{factor}"
+
+    try:
+        assert list_tables()[-1] == "tiny-test"
+        opts = BenchOptions("tiny-test", preset="fast")
+        assert opts.name == "tiny-test-x4-fast" and opts.spec.image_names()[0] == "baby"
+        assert Tiny.kind == "tiny-test" and get_table("tiny-test") is Tiny
+    finally:
+        from deepprior.bench.tables import registry
+
+        del registry._TABLES["tiny-test"]
+
+
+def test_a_preset_other_than_the_papers_names_the_folder():
+    assert str(BenchOptions("denoise", preset="auto").out_dir()).endswith(
+        "benchmarks/results/denoise-CBM3D9-sigma25-auto"
+    )
+    assert BenchOptions("sr", factor=8, preset="fast").name == "sr-Set5-x8-fast"
+    # The table's own paper preset is the default: same folder, same settings.
+    for table, preset in (("sr", "paper"), ("holes", "holes"), ("text-inpaint", "text")):
+        same, default = BenchOptions(table, preset=preset), BenchOptions(table)
+        assert same.name == default.name and same.fit_preset == default.fit_preset == preset
+    assert BenchOptions("holes").fit_preset == "holes"
+
+
 # --------------------------------------------------------------------------------------------
 # Errors
 # --------------------------------------------------------------------------------------------
@@ -239,6 +289,24 @@ def test_sr_quick_writes_records_report_and_resumes(group, tmp_path):
     (out / "report.md").unlink()
     res = invoke(group, "report", "sr", "--out", str(out))
     assert res.exit_code == 0 and "| **mean** |" in (out / "report.md").read_text()
+
+
+@needs_data
+def test_a_preset_reaches_every_fit_and_the_record(tmp_path):
+    opts = BenchOptions("sr", preset="fast", quick=True, quick_size=32, limit=1, iters=2,
+                        data_dir=str(DATA), device="cpu")  # fmt: skip
+    rec = run_table(replace(opts, out=str(tmp_path / opts.name)))["records"][0]
+    assert rec["table"] == "sr-Set5-x4-fast" and rec["settings"]["preset"] == "fast"
+    assert rec["title"].endswith("preset fast")
+    assert {f["preset"]["name"] for f in rec["fits"].values()} == {"fast"}
+    assert rec["preset"]["net_kwargs"]["n_d"] == [64] * 5  # the fast preset's net
+    assert {f["iters_run"] for f in rec["fits"].values()} == {2}
+    # The paper's run of the same image: another record, another (larger) net.
+    paper = run_table(replace(opts, preset=None, baselines=False, out=str(tmp_path / "p")))
+    rec0 = paper["records"][0]
+    assert rec0["settings"]["preset"] == "paper" and rec0["preset"]["name"] == "paper"
+    dip, dip0 = rec["fits"]["dip"], rec0["fits"]["dip"]
+    assert dip["net_parameters"] < dip0["net_parameters"]
 
 
 @needs_data

@@ -1,0 +1,137 @@
+"""What one ``deepprior bench`` run does (:class:`BenchOptions`), which images it runs and
+the settings a record must share with it to be reused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...errors import DeepPriorError
+from .registry import Table, get_table
+
+SCHEMA = 1
+
+# The authors centre-crop the SR images so that both sides divide by the net's total stride.
+SR_HR_MULTIPLE = 32
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What one ``deepprior bench`` run does (the CLI's options).
+
+    ``preset``: the preset name (of each fit's task) every DIP fit uses; ``None`` keeps the
+    presets of the paper that each table uses. Another preset goes into the table's name, so
+    its records and report sit beside the paper's (``denoise-CBM3D9-sigma25-fast``).
+    """
+
+    table: str
+    dataset: str = "Set5"
+    factor: int = 4
+    sigma: float = 25.0
+    p_known: float = 0.5
+    data_dir: str | None = None
+    out: str | None = None
+    quick: bool = False
+    quick_size: int = 64
+    quick_iters: int = 20
+    limit: int | None = None
+    only: tuple[str, ...] = ()
+    iters: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    jobs: int = 1
+    baselines: bool = True
+    force: bool = False
+    progress: bool = False
+    preset: str | None = None
+
+    def validate(self) -> None:
+        spec = self.spec  # an unknown table fails here
+        spec.validate()
+        for flag, value in (("--jobs", self.jobs), ("--limit", self.limit),
+                            ("--iters", self.iters)):  # fmt: skip
+            if value is not None and value < 1:
+                raise DeepPriorError(f"{flag} must be at least 1, got {value}")
+        unknown = [n for n in self.only if n not in all_names(self)]
+        if unknown:
+            raise DeepPriorError(
+                f"--only: no image {', '.join(map(repr, unknown))} in table {self.name}; "
+                f"choose from {', '.join(all_names(self))}"
+            )
+        if self.quick and self.quick_size < 32:
+            raise DeepPriorError(f"--quick-size must be at least 32 px, got {self.quick_size}")
+        if self.preset is not None and not self.preset.strip():
+            raise DeepPriorError("the preset name is empty")
+
+    @property
+    def spec(self) -> Table:
+        """The registered table, bound to these options."""
+        return get_table(self.table)(self)
+
+    @property
+    def fit_preset(self) -> str:
+        """The preset name every DIP fit of the table uses."""
+        return self.preset or self.spec.default_preset
+
+    @property
+    def custom_preset(self) -> bool:
+        """True when the fits use another preset than the paper's of this table."""
+        return self.preset is not None and self.preset != self.spec.default_preset
+
+    @property
+    def name(self) -> str:
+        """The table's name: the report's title and the default folder's name."""
+        return self.spec.name + (f"-{self.preset}" if self.custom_preset else "")
+
+    @property
+    def title(self) -> str:
+        return self.spec.title + (f", preset {self.preset}" if self.custom_preset else "")
+
+    def out_dir(self) -> Path:
+        if self.out:
+            return Path(self.out)
+        base = Path("benchmarks") / "results"
+        return (base / "quick" if self.quick else base) / self.name
+
+    def effective_iters(self) -> int | None:
+        """The step count forced on every fit (None: the preset's own)."""
+        if self.iters is not None:
+            return self.iters
+        return self.quick_iters if self.quick else None
+
+
+def all_names(opts: BenchOptions) -> list[str]:
+    """Every image of the table, in the paper's order (before ``--limit``)."""
+    return opts.spec.image_names()
+
+
+def selected(opts: BenchOptions) -> list[tuple[int, str]]:
+    """(index in the table, name) of the images to run: ``--only``, then ``--limit``."""
+    named = list(enumerate(all_names(opts)))
+    if opts.only:
+        named = [(i, n) for i, n in named if n in opts.only]
+    return named[: opts.limit]
+
+
+def list_items(opts: BenchOptions, data_dir: Path) -> list[dict[str, Any]]:
+    """The table's images (after ``--only`` and ``--limit``) with their files, which must exist."""
+    spec = opts.spec
+    return [spec.item(data_dir, i, name) for i, name in selected(opts)]
+
+
+def settings_of(opts: BenchOptions) -> dict[str, Any]:
+    """What a record must share with this run to be reused (the device is not part of it)."""
+    return {
+        "schema": SCHEMA,
+        "table": opts.name,
+        "preset": opts.preset if opts.custom_preset else "paper",
+        "iters": opts.effective_iters(),
+        "seed": opts.seed,
+        "precision": opts.precision,
+        "quick": opts.quick,
+        "quick_size": opts.quick_size if opts.quick else None,
+        "baselines": opts.baselines,
+        **opts.spec.settings(),
+    }
