@@ -176,8 +176,8 @@ def test_callbacks_run_every_k_steps():
 
 @pytest.mark.parametrize(
     "kw, msg",
-    [({"iters": -1}, "--iters"), ({"lr": 0}, "--lr"), ({"ema": 1.0}, "EMA"),
-     ({"input_noise": -1}, "sigma_p")],
+    [({"iters": -1}, "iters must"), ({"lr": 0}, "lr must"), ({"ema": 1.0}, "ema"),
+     ({"input_noise": -1}, "sigma_p"), ({"lr_schedule": "step"}, "lr_schedule")],
 )  # fmt: skip
 def test_bad_schedule(kw, msg):
     with pytest.raises(DeepPriorError, match=msg):

@@ -43,6 +43,10 @@ class Schedule:
         check_every: steps between backtracking checks (each check reads the loss back).
         backtrack_lr_factor: the learning rate is multiplied by this after each backtrack,
             so a jump that keeps coming back is damped.
+        lr_schedule: ``constant`` or ``cosine`` (from ``lr`` down to ``lr * lr_final`` at
+            ``iters``); a cosine decay lets the last steps settle instead of jittering.
+        warmup: steps of linear warm-up from ``lr / warmup`` to ``lr`` (0: none).
+        lr_final: the cosine schedule's last learning rate, as a fraction of ``lr``.
     """
 
     iters: int = 2000
@@ -53,17 +57,50 @@ class Schedule:
     backtrack_db: float | None = None
     check_every: int = 1
     backtrack_lr_factor: float = 0.9
+    lr_schedule: str = "constant"
+    warmup: int = 0
+    lr_final: float = 0.0
+
+    def lr_at(self, step: int) -> float:
+        """The learning rate of step ``step`` (0-based), before any backtracking damping.
+
+        Example:
+            >>> round(Schedule(iters=100, lr=0.01, lr_schedule="cosine").lr_at(50), 6)
+            0.005
+        """
+        lr = self.lr
+        if self.warmup > 0 and step < self.warmup:
+            lr *= (step + 1) / self.warmup
+        if self.lr_schedule == "cosine" and self.iters > 0:
+            frac = min(step / self.iters, 1.0)
+            scale = self.lr_final + (1 - self.lr_final) * 0.5 * (1 + math.cos(math.pi * frac))
+            lr *= scale
+        return lr
+
+    @property
+    def varies_lr(self) -> bool:
+        """Whether the learning rate changes from step to step (set on every step)."""
+        return self.lr_schedule != "constant" or self.warmup > 0
 
     def validate(self) -> None:
         """Raise :class:`DeepPriorError` for settings that cannot work."""
         if self.iters < 0:
-            raise DeepPriorError(f"--iters must be >= 0, got {self.iters}")
+            raise DeepPriorError(f"iters must be >= 0, got {self.iters}", param="iters")
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise DeepPriorError(f"--lr must be a positive number, got {self.lr}")
+            raise DeepPriorError(f"lr must be a positive number, got {self.lr}", param="lr")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise DeepPriorError(
+                f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}",
+                param="lr_schedule",
+            )
+        if self.warmup < 0 or not 0 <= self.lr_final <= 1:
+            raise DeepPriorError("warmup must be >= 0 and lr_final in [0, 1]")
         if self.input_noise < 0:
-            raise DeepPriorError(f"input noise sigma_p must be >= 0, got {self.input_noise}")
+            raise DeepPriorError(
+                f"input_noise (sigma_p) must be >= 0, got {self.input_noise}", param="input_noise"
+            )
         if self.ema is not None and not 0 <= self.ema < 1:
-            raise DeepPriorError(f"EMA gamma must be in [0, 1), got {self.ema}")
+            raise DeepPriorError(f"ema (gamma) must be in [0, 1), got {self.ema}", param="ema")
         if self.check_every < 1:
             raise DeepPriorError(f"check_every must be >= 1, got {self.check_every}")
 
@@ -81,10 +118,20 @@ class StepInfo:
     elapsed: float
     start: int = 0  # the step this fit started from (> 0 when it resumed a saved state)
     state: Callable[[], dict[str, Any]] | None = field(default=None, repr=False)
+    request_stop: Callable[[str], None] | None = field(default=None, repr=False)
+
+    def stop(self, reason: str) -> None:
+        """Ask the loop to end after this step (e.g. a stopping rule has decided)."""
+        if self.request_stop is not None:
+            self.request_stop(reason)
 
 
 class Callback:
-    """Base class: override the hooks you need; ``every`` sets how often ``on_step`` runs."""
+    """Base class: override the hooks you need; ``every`` sets how often ``on_step`` runs.
+
+    A callback that keeps state across steps (a stopping rule) may define ``state_dict()``
+    and ``load_state_dict(d)``: its state is then saved with the fit's and restored on resume.
+    """
 
     every: int = 1
 
@@ -116,6 +163,9 @@ class FitResult:
         start: the step the fit started from (> 0 when it resumed a saved state).
         resumable: :meth:`state` is a consistent point to resume from (False after a second
             Ctrl-C stopped the fit in the middle of a step).
+        stop_reason: why a callback ended the fit before ``iters`` (``None``: it ran on).
+        images: further images callbacks made (e.g. ``best``, the output a stopping rule
+            chose), (1, C, H, W) float32 on the CPU.
 
     :meth:`state` gives everything needed to continue the fit later (``fit(..., resume=)``).
     """
@@ -133,6 +183,8 @@ class FitResult:
     compiled: bool = False
     start: int = 0
     resumable: bool = True
+    stop_reason: str | None = None
+    images: dict[str, torch.Tensor] = field(default_factory=dict)
     _state: Callable[[], dict[str, Any]] | None = field(default=None, repr=False)
 
     def state(self) -> dict[str, Any]:
@@ -239,6 +291,138 @@ def _crop_fn(crop: tuple[int, int, int, int] | None) -> Callable[[torch.Tensor],
     return lambda x: x[..., top : top + h, left : left + w]
 
 
+class _InputNoise:
+    """Fresh ``N(0, sigma_p^2)`` perturbations of ``z`` from the fit's own generator.
+
+    One flat buffer is viewed in z's layout: ``normal_()`` on a channels-last tensor takes a
+    slow element-wise path (about 9x slower on a CPU).
+    """
+
+    def __init__(self, z: torch.Tensor, sigma: float, seed: int | None, channels_last: bool):
+        self.sigma = sigma
+        self.gen = torch.Generator(device=z.device)
+        self.gen.manual_seed(0 if seed is None else seed)
+        n, c, h, w = z.shape
+        self.flat = torch.empty(z.numel(), device=z.device)
+        self.noise = (
+            self.flat.view(n, h, w, c).permute(0, 3, 1, 2)
+            if channels_last
+            else self.flat.view(z.shape)
+        )
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        self.flat.normal_(generator=self.gen).mul_(self.sigma)
+        return z + self.noise
+
+
+def _prepare(
+    net: nn.Module,
+    z: torch.Tensor,
+    device: torch.device,
+    fmt: torch.memory_format,
+    resume: dict[str, Any] | None,
+) -> torch.Tensor:
+    """Move the net and z to the device and layout; a resumed fit takes the saved z."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # one fixed input size: autotune once
+    net.to(device=device, memory_format=fmt)
+    net.train()
+    z = z.to(device).contiguous(memory_format=fmt)
+    if resume is not None:  # the saved z: the input the saved weights were fitted to
+        saved_z = resume.get("z")
+        if not isinstance(saved_z, torch.Tensor) or saved_z.shape != z.shape:
+            raise StateMismatch(
+                "the saved fit state is for another input size; start the fit afresh"
+            )
+        z = saved_z.to(device=device, dtype=z.dtype).contiguous(memory_format=fmt)
+    return z
+
+
+class _Loop:
+    """The state of one fit (step, EMA, losses, backtracking) and its step function."""
+
+    def __init__(
+        self, net: nn.Module, z: torch.Tensor, data_term: Callable, schedule: Schedule,
+        opt: torch.optim.Optimizer, step_net: Callable, cut: Callable,
+        noise: _InputNoise | None, device: torch.device, dtype: torch.dtype,
+    ) -> None:  # fmt: skip
+        self.net, self.z, self.data_term, self.schedule = net, z, data_term, schedule
+        self.opt, self.step_net, self.cut, self.noise = opt, step_net, cut, noise
+        self.device, self.dtype = device, dtype
+        self.losses = torch.zeros(max(schedule.iters, 1), device=device)
+        self.ema: torch.Tensor | None = None
+        self.ckpt: dict[str, Any] | None = None
+        self.backtracks = 0
+        self.step = 0
+        self.lr_scale = 1.0
+        self.store = _Checkpoint(net, opt, z if schedule.optimize_input else None)
+        db = schedule.backtrack_db
+        self.threshold = None if db is None else 10 ** (db / 10)
+
+    def _backtrack_check(self, loss: torch.Tensor) -> bool:
+        """Read the loss back; on a jump restore the last good state. True: step skipped."""
+        value = float(loss.detach())
+        bad = not math.isfinite(value)
+        if self.ckpt is not None and (bad or value > self.threshold * self.ckpt["loss"]):
+            self.losses[self.step] = value
+            self.store.restore()
+            self.lr_scale *= self.schedule.backtrack_lr_factor
+            if not self.schedule.varies_lr:
+                for group in self.opt.param_groups:
+                    group["lr"] *= self.schedule.backtrack_lr_factor
+            saved = self.ckpt["ema"]
+            self.ema = None if saved is None else saved.clone()
+            self.backtracks += 1
+            self.step += 1
+            return True
+        if bad:
+            raise DeepPriorError("the loss is not finite at the first step; check inputs")
+        self.ckpt = self.store.save(value, self.ema)
+        return False
+
+    def run_step(self) -> torch.Tensor | None:
+        """One Adam step; returns the detached output, or ``None`` for a backtracked step."""
+        sch = self.schedule
+        if sch.varies_lr:
+            for group in self.opt.param_groups:
+                group["lr"] = sch.lr_at(self.step) * self.lr_scale
+        z_in = self.z if self.noise is None else self.noise(self.z)
+        with autocast(self.device, self.dtype):
+            out = self.step_net(z_in)
+        out = self.cut(out).float()
+        loss = self.data_term(out)
+        if self.threshold is not None and self.step % sch.check_every == 0:
+            if self._backtrack_check(loss):
+                return None
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        detached = out.detach()
+        self.losses[self.step] = loss.detach()
+        if sch.ema is not None:
+            if self.ema is None:
+                self.ema = detached.clone()
+            else:
+                self.ema.mul_(sch.ema).add_(detached, alpha=1 - sch.ema)
+        self.step += 1
+        return detached
+
+    def state(self, seconds: float, callbacks: Sequence[Callback]) -> dict[str, Any]:
+        """Everything needed to continue this fit later (see :func:`_load_state`)."""
+        ckpt = self.ckpt
+        return {
+            "format": STATE_FORMAT, "step": self.step, "seconds": seconds,
+            "net": self.net.state_dict(), "optimizer": self.opt.state_dict(),
+            "z": self.z.detach(), "ema": self.ema, "losses": self.losses[: self.step].clone(),
+            "backtracks": self.backtracks, "lr_scale": self.lr_scale,
+            "noise_rng": None if self.noise is None else self.noise.gen.get_state(),
+            "backtrack": None if ckpt is None else {**ckpt, "saved": self.store.saved},
+            "callbacks": {
+                type(cb).__name__: cb.state_dict() for cb in callbacks if hasattr(cb, "state_dict")
+            },
+        }  # fmt: skip
+
+
 def fit(
     net: nn.Module,
     z: torch.Tensor,
@@ -261,9 +445,10 @@ def fit(
             of the single image, as in the paper), and the final output is computed that way.
         z: the fixed input, (1, C, H, W) on the canvas.
         data_term: E(x): maps the cropped output (1, C, h, w) float32 to a scalar loss.
-        schedule: iterations, learning rate, input noise, EMA, backtracking.
+        schedule: iterations, learning rate (and its schedule), input noise, EMA, backtracking.
         crop: ``(top, left, h, w)`` of the image inside the canvas; ``None`` keeps it all.
-        callbacks: progress, metrics, snapshots; each runs every ``callback.every`` steps.
+        callbacks: progress, metrics, snapshots, stopping rules; each runs every
+            ``callback.every`` steps, and may end the fit early with ``info.stop(reason)``.
         device: where to fit.
         dtype: compute dtype under autocast (``torch.bfloat16`` or ``torch.float32``).
         channels_last: use the channels-last memory format (faster with bf16 and on GPUs).
@@ -272,8 +457,8 @@ def fit(
         seed: seeds the per-step input noise.
         resume: a state from :meth:`FitResult.state` (or :func:`load_state`) of the same net,
             input and schedule: the fit continues from that step, with the same weights, Adam
-            moments, EMA, noise generator and backtracking state, so that the result is the
-            one an uninterrupted fit gives (bit for bit on a CPU).
+            moments, EMA, noise generator, backtracking and callback state, so that the result
+            is the one an uninterrupted fit gives (bit for bit on a CPU).
 
     Returns:
         A :class:`FitResult`. Ctrl-C stops the loop early and still returns the current state
@@ -291,18 +476,7 @@ def fit(
     schedule.validate()
     device = torch.device(device)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # one fixed input size: autotune once
-    net.to(device=device, memory_format=fmt)
-    net.train()
-    z = z.to(device).contiguous(memory_format=fmt)
-    if resume is not None:  # the saved z: the input the saved weights were fitted to
-        saved_z = resume.get("z")
-        if not isinstance(saved_z, torch.Tensor) or saved_z.shape != z.shape:
-            raise StateMismatch(
-                "the saved fit state is for another input size; start the fit afresh"
-            )
-        z = saved_z.to(device=device, dtype=z.dtype).contiguous(memory_format=fmt)
+    z = _prepare(net, z, device, fmt, resume)
     if compile is None:
         compile = should_compile(device)
     step_net: Callable[[torch.Tensor], torch.Tensor] = torch.compile(net) if compile else net
@@ -316,133 +490,62 @@ def fit(
     if not params:
         raise DeepPriorError("nothing to optimise: the net has no trainable parameters")
     opt = torch.optim.Adam(params, lr=schedule.lr)
-    cut = _crop_fn(crop)
-
-    gen: torch.Generator | None = None
-    noise: torch.Tensor | None = None
+    noise = None
     if schedule.input_noise > 0:
-        gen = torch.Generator(device=device)
-        gen.manual_seed(0 if seed is None else seed)
-        # One flat buffer viewed in z's layout: normal_() on a channels-last tensor takes a
-        # slow element-wise path (about 9x slower on a CPU).
-        n, c, h, w = z.shape
-        noise_flat = torch.empty(z.numel(), device=device)
-        noise = (
-            noise_flat.view(n, h, w, c).permute(0, 3, 1, 2)
-            if channels_last
-            else (noise_flat.view(z.shape))
-        )
-
-    iters = schedule.iters
-    losses = torch.zeros(max(iters, 1), device=device)
-    ema: torch.Tensor | None = None
-    gamma = schedule.ema
-    ckpt: dict[str, Any] | None = None
-    backtracks = 0
-    threshold = None if schedule.backtrack_db is None else 10 ** (schedule.backtrack_db / 10)
+        noise = _InputNoise(z, schedule.input_noise, seed, channels_last)
+    loop = _Loop(net, z, data_term, schedule, opt, step_net, _crop_fn(crop), noise, device, dtype)
     active = list(callbacks)
-
-    def snapshot(loss_value: float) -> dict[str, Any]:
-        return ckpt_store.save(loss_value, ema)
-
-    def restore(state: dict[str, Any]) -> torch.Tensor | None:
-        ckpt_store.restore()
-        for group in opt.param_groups:
-            group["lr"] *= schedule.backtrack_lr_factor
-        return None if state["ema"] is None else state["ema"].clone()
-
-    ckpt_store = _Checkpoint(net, opt, z if schedule.optimize_input else None)
-
-    step = 0
     if resume is not None:
-        step, ema, ckpt, backtracks = _load_state(
-            resume, net, opt, gen, ckpt_store, losses, iters, device
-        )
-    start = step
-    before = 0.0 if resume is None else float(resume.get("seconds", 0.0))
+        _load_state(resume, loop, active)
+    return _run(loop, active, before=0.0 if resume is None else float(resume.get("seconds", 0.0)),
+                compiled=bool(compile))  # fmt: skip
+
+
+def _run(loop: _Loop, active: list[Callback], before: float, compiled: bool) -> FitResult:
+    """Step until done, interrupted or stopped by a callback; then build the result."""
+    iters, start = loop.schedule.iters, loop.step
+    stop_reason: list[str] = []
+    t0 = time.perf_counter()
 
     def current_state() -> dict[str, Any]:
-        return {
-            "format": STATE_FORMAT, "step": step,
-            "seconds": before + time.perf_counter() - t0, "net": net.state_dict(),
-            "optimizer": opt.state_dict(), "z": z.detach(), "ema": ema,
-            "losses": losses[:step].clone(), "backtracks": backtracks,
-            "noise_rng": None if gen is None else gen.get_state(),
-            "backtrack": None if ckpt is None else {**ckpt, "saved": ckpt_store.saved},
-        }  # fmt: skip
+        return loop.state(before + time.perf_counter() - t0, active)
 
     interrupted = False
-    t0 = time.perf_counter()
     stop = _StepBoundaryInterrupt()
     try:
         stop.__enter__()
         for cb in active:
-            cb.on_start(schedule)
-        while step < iters:
+            cb.on_start(loop.schedule)
+        while loop.step < iters and not stop_reason:
             if stop.requested:
                 raise KeyboardInterrupt
-            if noise is not None:
-                noise_flat.normal_(generator=gen).mul_(schedule.input_noise)
-                z_in = z + noise
-            else:
-                z_in = z
-            with autocast(device, dtype):
-                out = step_net(z_in)
-            out = cut(out).float()
-            loss = data_term(out)
-            if threshold is not None and step % schedule.check_every == 0:
-                value = float(loss.detach())
-                bad = not math.isfinite(value)
-                if ckpt is not None and (bad or value > threshold * ckpt["loss"]):
-                    losses[step] = value
-                    ema = restore(ckpt)
-                    backtracks += 1
-                    step += 1
-                    continue
-                if bad:
-                    raise DeepPriorError("the loss is not finite at the first step; check inputs")
-                ckpt = snapshot(value)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            detached = out.detach()
-            losses[step] = loss.detach()
-            if gamma is not None:
-                if ema is None:
-                    ema = detached.clone()
-                else:
-                    ema.mul_(gamma).add_(detached, alpha=1 - gamma)
-            step += 1
+            out = loop.run_step()
+            if out is None:
+                continue
+            step = loop.step
             for cb in active:
                 if step % cb.every == 0 or step == iters:
                     cb.on_step(
-                        StepInfo(step, iters, losses[step - 1], detached, ema, backtracks,
-                                 time.perf_counter() - t0, start, current_state)
+                        StepInfo(step, iters, loop.losses[step - 1], out, loop.ema,
+                                 loop.backtracks, time.perf_counter() - t0, start, current_state,
+                                 request_stop=stop_reason.append)
                     )  # fmt: skip
     except KeyboardInterrupt:
         interrupted = True
     finally:
         stop.__exit__()
     seconds = before + time.perf_counter() - t0
-
-    with torch.no_grad(), autocast(device, dtype):
-        final = cut(net(z)).float()
+    with torch.no_grad(), autocast(loop.device, loop.dtype):
+        final = loop.cut(loop.net(loop.z)).float()
     result = FitResult(
         image=final.detach().cpu().contiguous(),
-        ema=None if ema is None else ema.cpu().contiguous(),
-        history={"loss": losses[:step].tolist()},
-        iters_run=step,
-        seconds=seconds,
-        interrupted=interrupted,
-        backtracks=backtracks,
-        net=net,
-        z=z.detach(),
-        optimizer=opt,
-        compiled=bool(compile),
-        start=start,
-        resumable=not stop.forced,
-        _state=current_state,
-    )
+        ema=None if loop.ema is None else loop.ema.cpu().contiguous(),
+        history={"loss": loop.losses[: loop.step].tolist()},
+        iters_run=loop.step, seconds=seconds, interrupted=interrupted,
+        backtracks=loop.backtracks, net=loop.net, z=loop.z.detach(), optimizer=loop.opt,
+        compiled=compiled, start=start, resumable=not stop.forced,
+        stop_reason=stop_reason[0] if stop_reason else None, _state=current_state,
+    )  # fmt: skip
     for cb in active:
         cb.on_end(result)
     return result
@@ -451,47 +554,45 @@ def fit(
 STATE_FORMAT = 1
 
 
-def _load_state(
-    st: dict[str, Any],
-    net: nn.Module,
-    opt: torch.optim.Optimizer,
-    gen: torch.Generator | None,
-    ckpt_store: _Checkpoint,
-    losses: torch.Tensor,
-    iters: int,
-    device: torch.device,
-) -> tuple[int, torch.Tensor | None, dict[str, Any] | None, int]:
-    """Put a saved fit state back into the live objects; (step, ema, ckpt, backtracks)."""
+def _load_state(st: dict[str, Any], loop: _Loop, callbacks: Sequence[Callback]) -> None:
+    """Put a saved fit state back into the live loop (and the callbacks that keep state)."""
     if st.get("format") != STATE_FORMAT:
         raise StateMismatch("the saved fit state has an unknown format; start the fit afresh")
     step = int(st["step"])
-    if step > iters:
+    if step > loop.schedule.iters:
         raise StateMismatch(
-            f"the saved fit state is at step {step}, beyond the {iters} steps asked for; "
-            f"ask for at least {step} steps"
+            f"the saved fit state is at step {step}, beyond the {loop.schedule.iters} steps "
+            f"asked for; ask for at least {step} steps"
         )
     try:
-        net.load_state_dict(st["net"])
-        opt.load_state_dict(st["optimizer"])
+        loop.net.load_state_dict(st["net"])
+        loop.opt.load_state_dict(st["optimizer"])
     except (RuntimeError, ValueError, KeyError) as e:
         raise StateMismatch(
             f"the saved fit state does not match this net ({str(e).splitlines()[0]}); "
             "start the fit afresh"
         ) from None
-    if gen is not None and st.get("noise_rng") is not None:
-        gen.set_state(st["noise_rng"])
-    losses[:step] = st["losses"][:step].to(losses)
-    ema = None if st.get("ema") is None else st["ema"].to(device).clone()
-    ckpt = None
+    if loop.noise is not None and st.get("noise_rng") is not None:
+        loop.noise.gen.set_state(st["noise_rng"])
+    device = loop.device
+    loop.losses[:step] = st["losses"][:step].to(loop.losses)
+    loop.ema = None if st.get("ema") is None else st["ema"].to(device).clone()
     bt = st.get("backtrack")
     if bt is not None:
-        ckpt_store.saved = [t.to(device).clone() for t in bt["saved"]]
-        ckpt_store.state = {
-            "loss": bt["loss"], "n_live": bt.get("n_live", len(ckpt_store.saved)),
+        store = loop.store
+        store.saved = [t.to(device).clone() for t in bt["saved"]]
+        store.state = {
+            "loss": bt["loss"], "n_live": bt.get("n_live", len(store.saved)),
             "ema": None if bt.get("ema") is None else bt["ema"].to(device).clone(),
         }  # fmt: skip
-        ckpt = ckpt_store.state
-    return step, ema, ckpt, int(st.get("backtracks", 0))
+        loop.ckpt = store.state
+    loop.step, loop.backtracks = step, int(st.get("backtracks", 0))
+    loop.lr_scale = float(st.get("lr_scale", 1.0))
+    saved_cbs = st.get("callbacks") or {}
+    for cb in callbacks:
+        name = type(cb).__name__
+        if name in saved_cbs and hasattr(cb, "load_state_dict"):
+            cb.load_state_dict(saved_cbs[name])
 
 
 def save_state(state: dict[str, Any], path: str | Path, **meta: Any) -> Path:

@@ -1,0 +1,244 @@
+"""No-reference stopping rules: end a fit near its best iterate without a clean image.
+
+A DIP fit first reproduces the image's structure and later its damage (noise, artefacts),
+so its quality rises and then falls. A stopping rule watches signals the fit has anyway and
+ends it once the peak has passed, keeping the output it judged best as ``result.images["best"]``.
+
+Two rules, both plain fit callbacks (the loop has no special case for them):
+
+* :class:`HoldoutStop` (self-validation, Li et al. BMVC 2021): a small random share of the
+  observed pixels is left out of the data term. Their squared error is an unbiased estimate of
+  the true error plus a constant (the noise on them is never fitted), so its minimum is the
+  best iterate. Works for every task whose observation is an image compared pixel by pixel.
+* :class:`VarianceStop` (ES-WMV, Wang et al. TMLR 2023): the running variance of the recent
+  outputs falls while the net fits structure and rises once it fits noise; stop when it has
+  not reached a new minimum for ``patience`` steps. Needs nothing but the outputs.
+
+Example:
+    >>> stopper = make_stopper("holdout", patience=300)
+    >>> type(stopper).__name__
+    'HoldoutStop'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import DeepPriorError
+from .fit import Callback, FitResult, Schedule, StepInfo
+
+__all__ = ["HoldoutStop", "VarianceStop", "StoppingRule", "make_stopper", "list_stoppers"]
+
+
+class StoppingRule(Callback):
+    """A callback that may end the fit early and keeps the output it judged best.
+
+    Subclasses implement :meth:`score` (lower is better) from a step's outputs. The rule
+    keeps the image of the lowest score, and stops when no new minimum came for
+    ``patience`` steps (and at least ``min_steps`` have run).
+
+    Args:
+        every: steps between two scores (each score copies one image).
+        patience: steps without a new minimum before the fit is stopped.
+        min_steps: never stop before this step (the early loss curve is erratic).
+        use: which image is scored and kept: ``ema`` (the exponential average, when the
+            schedule keeps one) or ``output`` (the current iterate).
+    """
+
+    name = "rule"
+
+    def __init__(self, every: int = 10, patience: int = 300, min_steps: int = 100,
+                 use: str = "ema") -> None:  # fmt: skip
+        if every < 1 or patience < 1 or min_steps < 0:
+            raise DeepPriorError(
+                "stopping rule: every and patience must be >= 1, min_steps >= 0", param="stop"
+            )
+        if use not in ("ema", "output"):
+            raise DeepPriorError(f"stopping rule: use must be 'ema' or 'output', got {use!r}")
+        self.every, self.patience, self.min_steps, self.use = every, patience, min_steps, use
+        self.reset()
+
+    def reset(self) -> None:
+        self.best_score = float("inf")
+        self.best_step = 0
+        self.best: torch.Tensor | None = None
+        self.steps: list[int] = []
+        self.scores: list[float] = []
+        self.stop_step: int | None = None
+
+    def attach(self, data_term: nn.Module) -> nn.Module:
+        """The data term to fit with (a rule may hold data back from it); default: as is."""
+        return data_term
+
+    def score(self, image: torch.Tensor, info: StepInfo) -> float | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def _image(self, info: StepInfo) -> torch.Tensor:
+        x = info.ema if (self.use == "ema" and info.ema is not None) else info.output
+        return x.mean(0, keepdim=True) if x.shape[0] > 1 else x  # restarts: their average
+
+    def on_start(self, schedule: Schedule) -> None:
+        if self.best is None and not self.steps:
+            self.reset()
+
+    def on_step(self, info: StepInfo) -> None:
+        image = self._image(info)
+        value = self.score(image, info)
+        if value is None:
+            return
+        self.steps.append(info.step)
+        self.scores.append(value)
+        if value < self.best_score:
+            self.best_score, self.best_step = value, info.step
+            self.best = image.detach().clone()
+        waited = info.step - self.best_step
+        if info.step >= self.min_steps and waited >= self.patience:
+            self.stop_step = info.step
+            info.stop(
+                f"{self.name}: no improvement for {waited} steps; best at step {self.best_step}"
+            )
+
+    def on_end(self, result: FitResult) -> None:
+        if self.best is not None:
+            result.images["best"] = self.best.float().cpu().contiguous()
+        result.history[f"{self.name}_step"] = list(self.steps)
+        result.history[f"{self.name}_score"] = list(self.scores)
+        result.history["best_step"] = [self.best_step]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best_score": self.best_score, "best_step": self.best_step, "best": self.best,
+            "steps": list(self.steps), "scores": list(self.scores),
+        }  # fmt: skip
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_score = float(state["best_score"])
+        self.best_step = int(state["best_step"])
+        self.best = state["best"]
+        self.steps, self.scores = list(state["steps"]), list(state["scores"])
+
+
+class HoldoutStop(StoppingRule):
+    """Self-validation: hold out ``fraction`` of the observed pixels; score = their MSE.
+
+    Call :meth:`attach` on the task's data term before the fit: it returns a copy that
+    ignores the held-out pixels. The data term must have a ``target`` (the observation,
+    (1, C, h, w)), an ``operator`` ``A`` and an optional ``weight`` (1 = observed).
+
+    Args:
+        fraction: share of the observed pixels held out (a few per cent suffice).
+        seed: seeds the choice of pixels.
+        **kw: see :class:`StoppingRule`.
+
+    Example:
+        >>> from deepprior.ops import DataTerm
+        >>> rule = HoldoutStop(fraction=0.25, seed=0)
+        >>> fit_term = rule.attach(DataTerm(torch.rand(3, 8, 8)))
+        >>> 0.6 < float(fit_term.weight.mean()) < 0.9
+        True
+    """
+
+    name = "holdout"
+
+    def __init__(self, fraction: float = 0.05, seed: int = 0, **kw: Any) -> None:
+        if not 0 < fraction < 0.5:
+            raise DeepPriorError(f"holdout fraction must be in (0, 0.5), got {fraction}")
+        super().__init__(**kw)
+        self.fraction, self.seed = fraction, seed
+        self.operator: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self.target: torch.Tensor | None = None
+        self.val: torch.Tensor | None = None
+
+    def attach(self, data_term: nn.Module) -> nn.Module:
+        from .ops import DataTerm
+
+        target = getattr(data_term, "target", None)
+        if not isinstance(data_term, DataTerm) or target is None:
+            raise DeepPriorError(
+                "the holdout stopping rule needs a pixel data term (DataTerm); "
+                "use another stopping rule for this task", param="stop"
+            )  # fmt: skip
+        gen = torch.Generator().manual_seed(self.seed)
+        h, w = target.shape[-2:]
+        held = (torch.rand(1, 1, h, w, generator=gen) < self.fraction).float()
+        weight = data_term.weight
+        known = torch.ones(1, 1, h, w) if weight is None else (weight > 0).float().cpu()
+        self.val = (held * known).expand(1, target.shape[1], h, w).contiguous()
+        if float(self.val.sum()) < 1:
+            raise DeepPriorError("too few observed pixels to hold some out; use another rule")
+        fit_weight = known * (1 - held) if weight is None else weight.cpu() * (1 - held)
+        self.operator, self.target = data_term.operator, target
+        return DataTerm(target[0], data_term.operator, fit_weight[0], data_term.tv_weight)
+
+    def score(self, image: torch.Tensor, info: StepInfo) -> float:
+        if self.operator is None or self.val is None or self.target is None:
+            raise DeepPriorError("HoldoutStop.attach() must wrap the data term before the fit")
+        val = self.val.to(image.device)
+        with torch.no_grad():
+            err = (self.operator(image.float()) - self.target.to(image.device)).square()
+        return float((err * val).sum() / val.sum())
+
+
+class VarianceStop(StoppingRule):
+    """ES-WMV: score = the variance of the last ``window`` steps' images (sampled every K).
+
+    Args:
+        window: how many steps the variance spans.
+        **kw: see :class:`StoppingRule` (``use="output"`` is the published rule).
+
+    Example:
+        >>> VarianceStop(window=100, every=10).slots
+        10
+    """
+
+    name = "variance"
+
+    def __init__(self, window: int = 100, **kw: Any) -> None:
+        kw.setdefault("use", "output")
+        super().__init__(**kw)
+        self.slots = max(2, window // self.every)
+        self.buffer: list[torch.Tensor] = []
+
+    def score(self, image: torch.Tensor, info: StepInfo) -> float | None:
+        self.buffer.append(image.detach().clone())
+        if len(self.buffer) > self.slots:
+            self.buffer.pop(0)
+        if len(self.buffer) < self.slots:
+            return None
+        stack = torch.stack(self.buffer)
+        return float((stack - stack.mean(0)).square().mean())
+
+    def on_step(self, info: StepInfo) -> None:
+        super().on_step(info)
+        if self.best_step == info.step and len(self.buffer) == self.slots:
+            # The window's mean at the variance minimum: an average of iterates.
+            self.best = torch.stack(self.buffer).mean(0)
+
+
+_RULES: dict[str, type[StoppingRule]] = {"holdout": HoldoutStop, "variance": VarianceStop}
+
+
+def list_stoppers() -> list[str]:
+    """Names accepted by :func:`make_stopper`."""
+    return sorted(_RULES)
+
+
+def make_stopper(name: str, **kwargs: Any) -> StoppingRule:
+    """Build the stopping rule registered as ``name`` with its settings ``kwargs``."""
+    try:
+        cls = _RULES[name]
+    except KeyError:
+        raise DeepPriorError(
+            f"unknown stopping rule {name!r}; choose one of {', '.join(list_stoppers())}",
+            param="stop",
+        ) from None
+    try:
+        return cls(**kwargs)
+    except TypeError as e:
+        raise DeepPriorError(
+            f"bad settings for stopping rule {name!r}: {e}", param="stop"
+        ) from None
