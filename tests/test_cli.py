@@ -439,3 +439,54 @@ def test_info_reports_the_precision_the_cpu_gets(monkeypatch):
     d = json.loads(res.output)
     assert d["default_precision"] == "bfloat16" and d["cpu"]["amx_bf16"] is True
     assert d["versions"]["torch"] == torch.__version__ and d["gpus"] == []
+
+
+# --- the package: one SIGTERM handler, library errors said as flags ---------------------------
+
+
+def test_python_m_deepprior_runs_the_cli():
+    proc = subprocess.run([sys.executable, "-m", "deepprior", "--version"],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout.startswith("deepprior, version"), proc.stderr
+
+
+def test_sigterm_stops_like_ctrl_c_and_the_old_handler_comes_back():
+    from deepprior.cli.common import sigterm_as_interrupt
+
+    def mine(signum, frame):
+        raise AssertionError("the outer handler ran inside the block")
+
+    old = signal.signal(signal.SIGTERM, mine)
+    try:
+        with pytest.raises(KeyboardInterrupt), sigterm_as_interrupt():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs between bytecodes; never reached
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+@pytest.mark.parametrize(
+    ("message", "param", "printed"),
+    [
+        ("restarts must be at least 1, got 0", "restarts", "--restarts must be at least 1, got 0"),
+        ("p_known must be in (0, 1), got 2", "p_known", "--keep must be in (0, 1), got 2"),
+        ("must be a list\n of ints", "net_kwargs", "--net-arg: must be a list of ints"),
+        ("input_noise must be >= 0", None, "input_noise must be >= 0"),
+    ],
+)
+def test_library_errors_are_printed_with_the_flag(message, param, printed):
+    import click
+    from click.testing import CliRunner
+
+    from deepprior.cli.common import task_command
+    from deepprior.errors import DeepPriorError
+
+    @click.command()
+    @task_command
+    def broken() -> None:
+        raise DeepPriorError(message, param=param)
+
+    res = CliRunner().invoke(broken, [])
+    assert res.exit_code == 2
+    assert res.output == f"deepprior: error: {printed}\n"

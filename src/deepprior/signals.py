@@ -2,7 +2,8 @@
 
 The fitting loop recognises it (and Python's default Ctrl-C handler) and defers both to the
 next step boundary, so that the state it saves resumes exactly; other handlers a program
-installs are left alone.
+installs are left alone. The command line installs it through one context manager,
+:func:`deepprior.cli.common.sigterm_as_interrupt`, around every fit it runs.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import click
 from .. import __version__
 from ..errors import DeepPriorError
 from . import bench, diag, restore, tools
-from .common import EXIT_INTERRUPTED, fail
+from .common import EXIT_INTERRUPTED, error_message, fail
 
 __all__ = ["cli", "main"]
 
@@ -41,5 +41,5 @@ def main() -> None:
     except click.ClickException as e:
         fail(e.format_message().replace("\n", " "))
     except DeepPriorError as e:
-        fail(str(e))
+        fail(error_message(e))
     sys.exit(0)

@@ -19,7 +19,6 @@ soon as that image is done, so a rerun resumes; then ``report.md``, also printed
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 import click
 
 from ..errors import DeepPriorError
-from .common import json_output, sigterm_to_interrupt, task_command
+from .common import json_output, sigterm_as_interrupt, task_command
 
 __all__ = ["register", "bench", "speed"]
 
@@ -97,9 +96,9 @@ def _run(table: str, **kw: Any) -> None:
 
     # SIGTERM (e.g. from `timeout`) stops like Ctrl-C: at a step boundary, with the running
     # fit's state saved beside the records, so that the next run resumes it.
-    old = signal.signal(signal.SIGTERM, sigterm_to_interrupt)
     try:
-        res = run_table(opts, log=log)
+        with sigterm_as_interrupt():
+            res = run_table(opts, log=log)
     except KeyboardInterrupt:
         click.echo(
             f"bench {opts.name}: interrupted; the finished images have their records and the "
@@ -107,8 +106,6 @@ def _run(table: str, **kw: Any) -> None:
             err=True,
         )
         raise
-    finally:
-        signal.signal(signal.SIGTERM, old)
     click.echo(
         f"bench {opts.name}: {len(res['ran'])} run, {len(res['skipped'])} skipped (done); "
         f"records and report.md in {res['out']}",

@@ -5,9 +5,12 @@ SIGTERM handling, ``--net-arg`` parsing and input / JSON-output checks. The comm
 from __future__ import annotations
 
 import ast
+import contextlib
 import functools
+import re
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +23,69 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "EXIT_INTERRUPTED", "EXIT_USAGE", "fail", "json_output", "load_input", "parse_net_args",
-    "sigterm_to_interrupt", "task_command",
+    "EXIT_INTERRUPTED", "EXIT_USAGE", "error_message", "fail", "json_output", "load_input",
+    "parse_net_args", "sigterm_as_interrupt", "task_command",
 ]  # fmt: skip
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+# Library parameters whose flag is not simply ``--`` + the name with dashes.
+FLAG_OF_PARAM = {
+    "net_kwargs": "--net-arg",
+    "p_known": "--keep",
+    "snapshot_every": "--save-every",
+    "snapshot_dir": "--snapshot-dir",
+    "memory_check": "--no-memory-check",
+    "quality": "--jpeg",
+}
+
+
+def flag_of(param: str) -> str:
+    """The command-line flag of a library parameter: ``"input_noise"`` -> ``"--input-noise"``."""
+    return FLAG_OF_PARAM.get(param, "--" + param.replace("_", "-"))
+
+
+def error_message(err: DeepPriorError) -> str:
+    """The one-line CLI message of a library error: its ``param`` said as the flag.
+
+    The first mention of ``param`` in the message becomes the flag; a message that does not
+    mention it is prefixed with the flag.
+
+    Example:
+        >>> error_message(DeepPriorError("iters must be >= 0, got -3", param="iters"))
+        '--iters must be >= 0, got -3'
+        >>> error_message(DeepPriorError("must be at least 1", param="p_known"))
+        '--keep: must be at least 1'
+    """
+    message = " ".join(str(err).split())  # one line
+    param = getattr(err, "param", None)
+    if not param:
+        return message
+    flag = flag_of(param)
+    pattern = rf"(?<![\w-]){re.escape(param)}(?![\w-])"
+    if re.search(pattern, message):
+        return re.sub(pattern, flag, message, count=1)
+    return f"{flag}: {message}"
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While active, SIGTERM (e.g. from ``timeout``) stops like Ctrl-C: the fit stops at a
+    step boundary and what it has (result, report, state) is saved. The previous handler is
+    restored on exit. The one SIGTERM handling of every ``deepprior`` command.
+
+    Example:
+        >>> with sigterm_as_interrupt():
+        ...     signal.getsignal(signal.SIGTERM) is sigterm_to_interrupt
+        True
+    """
+    old = signal.signal(signal.SIGTERM, sigterm_to_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 def fail(message: str) -> None:
@@ -56,7 +116,7 @@ def task_command(fn: Callable) -> Callable:
         try:
             fn(*args, **kwargs)
         except DeepPriorError as e:
-            fail(str(e))
+            fail(error_message(e))
         except KeyboardInterrupt:
             click.echo("deepprior: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +19,7 @@ from typing import Any
 import click
 
 from ..errors import DeepPriorError
-from .common import EXIT_INTERRUPTED, parse_net_args, sigterm_to_interrupt, task_command
+from .common import EXIT_INTERRUPTED, parse_net_args, sigterm_as_interrupt, task_command
 
 __all__ = ["register", "invert", "actmax", "samples", "curves"]
 
@@ -82,16 +81,6 @@ def _device(name: str) -> Any:
     from ..device import select_device
 
     return select_device(name)
-
-
-class _SigtermAsInterrupt:
-    """While active, SIGTERM stops a fit like Ctrl-C (so the result so far is still saved)."""
-
-    def __enter__(self) -> None:
-        self.old = signal.signal(signal.SIGTERM, sigterm_to_interrupt)
-
-    def __exit__(self, *exc: Any) -> None:
-        signal.signal(signal.SIGTERM, self.old)
 
 
 def extractor_options(fn: Callable) -> Callable:
@@ -192,7 +181,7 @@ def _run_all(
     from ..io import save_image
 
     done: dict[tuple[str, str], Any] = {}
-    with _SigtermAsInterrupt():
+    with sigterm_as_interrupt():
         for key, run in runs:
             res = run(_progress(f"{key[0]} [{key[1]}]", iters, quiet))
             save_image(res.image, paths[key])
@@ -517,7 +506,7 @@ def curves(
     if size is not None:
         img = prepare_image(img, size)[: img.shape[0]]
     dev = _device(device)
-    with _SigtermAsInterrupt():
+    with sigterm_as_interrupt():
         fc = fitting_curves(
             img, iters=iters, lr=lr, net=gen_net, net_kwargs=parse_net_args(net_args),
             noise_sigma=noise_sigma, seed=seed, device=dev,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from .common import (
     json_output,
     load_input,
     parse_net_args,
-    sigterm_to_interrupt,
+    sigterm_as_interrupt,
     task_command,
 )
 
@@ -138,8 +137,7 @@ def run_task(
         snapshot_dir = Path(opts["snapshot_dir"] or out.with_name(out.stem + "_steps"))
     state_file = out.with_name(out.stem + ".state.pt")
     start = time.time()
-    old = signal.signal(signal.SIGTERM, sigterm_to_interrupt)
-    try:
+    with sigterm_as_interrupt():
         result = runner(
             preset=opts["preset"], iters=opts["iters"], lr=opts["lr"],
             input_noise=opts["input_noise"], net=opts["net"],
@@ -150,8 +148,6 @@ def run_task(
             restarts=opts["restarts"], state_file=state_file,
             state_every=opts["state_every"], resume=opts["resume"], **task_kwargs,
         )  # fmt: skip
-    finally:
-        signal.signal(signal.SIGTERM, old)
     # The outputs keep the colour space of the input image (its embedded ICC profile).
     icc = next(filter(None, (read_icc_profile(p) for p in inputs if p)), None)
     written = [str(save_image(result.image, out, bits=bits, icc_profile=icc))]
