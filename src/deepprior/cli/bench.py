@@ -120,66 +120,60 @@ def bench() -> None:
     """Reproduce the paper's tables: DIP, the paper's numbers and baselines side by side."""
 
 
-@bench.command("sr")
-@click.option("--dataset", type=click.Choice(["Set5", "Set14"]), default="Set5",
-              show_default=True)  # fmt: skip
-@click.option("--factor", type=click.Choice(["4", "8"]), default="4", show_default=True)
-@_table_options
-@task_command
-def sr_table(dataset: str, factor: str, **kw: Any) -> None:
-    """Super-resolution x4/x8 on Set5/Set14: Y-PSNR (4-px border) and RGB PSNR."""
-    _run("sr", dataset=dataset, factor=int(factor), **kw)
+# The options that say which variant of a table: shared by its run and ``bench report``.
+_DATASET = click.option("--dataset", type=click.Choice(["Set5", "Set14"]), default="Set5",
+                        show_default=True)  # fmt: skip
+_FACTOR = click.option("--factor", type=click.Choice(["4", "8"]), default="4", show_default=True,
+                       callback=lambda ctx, param, value: int(value))  # fmt: skip
+_SIGMA = click.option("--sigma", type=float, default=25.0, show_default=True,
+                      help="Noise sigma /255.")  # fmt: skip
+
+# Each table: its help line and its own options (before the shared _table_options).
+_TABLES: dict[str, tuple[str, tuple[Callable, ...]]] = {
+    "sr": ("Super-resolution x4/x8 on Set5/Set14: Y-PSNR (4-px border) and RGB PSNR.",
+           (_DATASET, _FACTOR)),
+    "denoise": ("Denoising of the 9 CBM3D colour images: DIP last / EMA / 2 runs, NLM, TV, "
+                "CBM3D.", (_SIGMA,)),
+    "inpaint": ("Restoration from 50% random pixels on the 11 grayscale images of Table 3.", ()),
+    "text-inpaint": ("Text inpainting of kate with the authors' mask: whole-image PSNR.", ()),
+    "holes": ("Large-hole inpainting of vase and library: PSNR inside the hole.", ()),
+}  # fmt: skip
 
 
-@bench.command("denoise")
-@click.option("--sigma", type=float, default=25.0, show_default=True, help="Noise sigma /255.")
-@_table_options
-@task_command
-def denoise_table(sigma: float, **kw: Any) -> None:
-    """Denoising of the 9 CBM3D colour images: DIP last / EMA / 2 runs, NLM, TV, CBM3D."""
-    _run("denoise", sigma=sigma, **kw)
+def _table_command(table: str, doc: str, options: tuple[Callable, ...]) -> click.Command:
+    """``deepprior bench TABLE``: the table's own options, then the shared ones."""
+
+    def command(**kw: Any) -> None:
+        _run(table, **kw)
+
+    command.__doc__ = doc
+    command.__name__ = command.__qualname__ = f"{table.replace('-', '_')}_table"
+    fn = _table_options(task_command(command))
+    for opt in reversed(options):
+        fn = opt(fn)
+    return bench.command(table)(fn)
 
 
-@bench.command("inpaint")
-@_table_options
-@task_command
-def inpaint_table(**kw: Any) -> None:
-    """Restoration from 50% random pixels on the 11 grayscale images of Table 3."""
-    _run("inpaint", **kw)
-
-
-@bench.command("text-inpaint")
-@_table_options
-@task_command
-def text_inpaint_table(**kw: Any) -> None:
-    """Text inpainting of kate with the authors' mask: whole-image PSNR."""
-    _run("text-inpaint", **kw)
-
-
-@bench.command("holes")
-@_table_options
-@task_command
-def holes_table(**kw: Any) -> None:
-    """Large-hole inpainting of vase and library: PSNR inside the hole."""
-    _run("holes", **kw)
+for _name, (_doc, _options) in _TABLES.items():
+    _table_command(_name, _doc, _options)
 
 
 @bench.command("report")
-@click.argument("table", type=click.Choice(["sr", "denoise", "inpaint", "text-inpaint", "holes"]))
-@click.option("--dataset", type=click.Choice(["Set5", "Set14"]), default="Set5")
-@click.option("--factor", type=click.Choice(["4", "8"]), default="4")
-@click.option("--sigma", type=float, default=25.0)
+@click.argument("table", type=click.Choice(list(_TABLES)))
+@_DATASET
+@_FACTOR
+@_SIGMA
 @click.option("--out", default=None, help="The table's folder (default as for the run).")
 @click.option("--quick", is_flag=True, help="The --quick run's folder.")
 @task_command
 def report_command(
-    table: str, dataset: str, factor: str, sigma: float, out: str | None, quick: bool
+    table: str, dataset: str, factor: int, sigma: float, out: str | None, quick: bool
 ) -> None:
     """Re-render report.md of a table from its JSON records (no fitting)."""
     from ..bench.tables import BenchOptions, rerender
 
     opts = BenchOptions(
-        table=table, dataset=dataset, factor=int(factor), sigma=sigma, out=out, quick=quick
+        table=table, dataset=dataset, factor=factor, sigma=sigma, out=out, quick=quick
     )
     opts.validate()
     report, out_dir = rerender(opts)
