@@ -490,3 +490,37 @@ def test_library_errors_are_printed_with_the_flag(message, param, printed):
     res = CliRunner().invoke(broken, [])
     assert res.exit_code == 2
     assert res.output == f"deepprior: error: {printed}\n"
+
+
+def test_renamed_options_keep_their_old_spelling(images, tmp_path):
+    from click.testing import CliRunner
+
+    from deepprior.cli import cli
+
+    img, out = str(images["clean"]), str(tmp_path / "x.png")
+    for flag in ("--classifier", "--net", "--net=resnet9000"):
+        args = [flag, "resnet9000"] if "=" not in flag else [flag]
+        res = CliRunner().invoke(cli, ["invert", img, "-o", out, *args])
+        assert res.exit_code == 2 and "unknown network 'resnet9000'" in res.output, res.output
+    help_text = CliRunner().invoke(cli, ["invert", "--help"]).output
+    assert "--classifier" in help_text and "--net " not in help_text
+    for flag in ("--report", "--json"):
+        res = CliRunner().invoke(cli, ["speed", flag, str(tmp_path / "t.txt")])
+        assert res.exit_code == 2 and "--report" in res.output and "must end in .json" in res.output
+    # "--" ends the options: an old spelling after it is left as it is.
+    res = CliRunner().invoke(cli, ["speed", "--", "--json"])
+    assert res.exit_code == 2 and "unexpected extra argument (--json)" in res.output
+
+
+def test_shared_options_mean_the_same_in_every_family():
+    from deepprior.cli import cli
+
+    def spec(cmd, name):
+        p = next(p for p in cmd.params if p.name == name)
+        return tuple(p.opts), p.type.name, p.default
+
+    commands = [cli.commands[n] for n in ("denoise", "invert", "curves", "speed", "degrade")]
+    commands.append(cli.commands["bench"].commands["sr"])
+    for name in ("seed", "device", "precision", "quiet"):
+        specs = {spec(c, name) for c in commands if any(p.name == name for p in c.params)}
+        assert len(specs) == 1, (name, specs)

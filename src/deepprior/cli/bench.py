@@ -26,7 +26,7 @@ from typing import Any
 import click
 
 from ..errors import DeepPriorError
-from .common import json_output, sigterm_as_interrupt, task_command
+from .common import AliasedCommand, json_output, option, sigterm_as_interrupt, task_command
 
 __all__ = ["register", "bench", "speed"]
 
@@ -52,17 +52,14 @@ def _table_options(fn: Callable) -> Callable:
                      help="Only these images, comma-separated (e.g. baby,bird)."),
         click.option("--iters", type=int, default=None,
                      help="Steps of every fit (default: the paper preset's; --quick: 20)."),
-        click.option("--seed", type=int, default=0, show_default=True,
-                     help="Seed of the fits and of the noise / masks."),
-        click.option("--device", default="auto", show_default=True,
-                     help="auto, cpu, cuda or cuda:N."),
-        click.option("--precision", default="auto", show_default=True,
-                     help="auto, fp32 or bf16."),
+        option("seed", help="Seed of the fits and of the noise / masks."),
+        option("device"),
+        option("precision"),
         click.option("--jobs", type=int, default=1, show_default=True,
                      help="Images run in parallel processes (torch threads = cores / N)."),
         click.option("--no-baselines", is_flag=True, help="Run DIP only."),
         click.option("--force", is_flag=True, help="Redo images that already have a record."),
-        click.option("-q", "--quiet", is_flag=True, help="No per-image lines, no report echo."),
+        option("quiet", help="No per-image lines, no report echo."),
         click.option("--progress/--no-progress", default=None,
                      help="A progress bar per fit (default: when stderr is a terminal and "
                           "--jobs is 1)."),
@@ -181,7 +178,7 @@ def report_command(
     click.echo(report)
 
 
-@click.command()
+@click.command(cls=AliasedCommand, aliases={"--json": "--report"})
 @click.option(
     "--size", "sizes", type=int, multiple=True, default=(256,), show_default=True,
     help="Output side in pixels; repeat for several sizes (--size 256 --size 512).",
@@ -195,12 +192,12 @@ def report_command(
     "--configs", default="baseline,deepprior", show_default=True,
     help="Comma-separated: baseline, fp32-cl, bf16, bf16-cl, compile, checkpoint, deepprior.",
 )  # fmt: skip
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option("--json", "json_path", default=None, help="Also write the figures as JSON here.")
+@option("device")
+@option("report", help="Also write the figures as JSON here.")
 @task_command
 def speed(
     sizes: tuple[int, ...], task: str, preset: str | None, factor: int, steps: int, warmup: int,
-    configs: str, device: str, json_path: str | None,
+    configs: str, device: str, report: str | None,
 ) -> None:  # fmt: skip
     """Time fit steps: the fp32 eager baseline against deepprior's default path."""
     from ..bench.speed import TABLE_HEADER, format_table, run_speed
@@ -208,7 +205,7 @@ def speed(
 
     if any(s < 16 for s in sizes):
         raise DeepPriorError("--size must be at least 16 px")
-    jp = json_output(json_path, "--json") if json_path else None
+    jp = json_output(report, "--report") if report else None
     names = [c.strip() for c in configs.split(",") if c.strip()]
     click.echo(TABLE_HEADER, err=True)
     result = run_speed(

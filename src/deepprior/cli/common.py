@@ -23,12 +23,74 @@ if TYPE_CHECKING:
     import torch
 
 __all__ = [
-    "EXIT_INTERRUPTED", "EXIT_USAGE", "error_message", "fail", "json_output", "load_input",
-    "parse_net_args", "sigterm_as_interrupt", "task_command",
+    "EXIT_INTERRUPTED", "EXIT_USAGE", "AliasedCommand", "error_message", "fail", "json_output",
+    "load_input", "option", "parse_net_args", "sigterm_as_interrupt", "task_command",
 ]  # fmt: skip
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+
+
+# The options several command families share, with one meaning each (see ``option``).
+SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
+    "seed": (("--seed",), {"type": int, "default": 0, "show_default": True,
+                           "help": "Random seed."}),
+    "device": (("--device",), {"default": "auto", "show_default": True,
+                               "help": "auto, cpu, cuda or cuda:N."}),
+    "precision": (("--precision",), {"default": "auto", "show_default": True,
+                                     "help": "auto (bf16 where the hardware is fast at it), "
+                                     "fp32 or bf16."}),
+    "quiet": (("-q", "--quiet"), {"is_flag": True, "help": "No progress bar or summary."}),
+    "net_args": (("--net-arg", "net_args"), {
+        "multiple": True, "metavar": "KEY=VALUE",
+        "help": "Generator setting, repeatable: e.g. --net-arg n_d=64 --net-arg depth=4."}),
+    "report": (("--report",), {"default": None,
+                               "help": "Write a JSON report of the run here (.json)."}),
+}  # fmt: skip
+
+
+def option(name: str, **changes: Any) -> Callable[[Callable], Callable]:
+    """One of the shared options (``SHARED_OPTIONS``), so that a flag means one thing in every
+    command; ``changes`` adjusts its default or help where a command needs it.
+
+    Example:
+        >>> @click.command()
+        ... @option("seed", default=3)
+        ... def f(seed: int) -> None: ...
+        >>> [(p.opts, p.default) for p in f.params]
+        [(['--seed'], 3)]
+    """
+    decls, attrs = SHARED_OPTIONS[name]
+    return click.option(*decls, **{**attrs, **changes})
+
+
+class AliasedCommand(click.Command):
+    """A command that still accepts old spellings of renamed options, hidden from ``--help``.
+
+    Example:
+        >>> @click.command(cls=AliasedCommand, aliases={"--json": "--report"})
+        ... @click.option("--report")
+        ... def f(report: str) -> None:
+        ...     click.echo(report)
+        >>> from click.testing import CliRunner
+        >>> CliRunner().invoke(f, ["--json=r.json"]).output
+        'r.json\\n'
+    """
+
+    def __init__(self, *args: Any, aliases: dict[str, str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.aliases = aliases or {}
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Rename the old spellings (``--old V`` and ``--old=V``) before click parses."""
+        renamed: list[str] = []
+        for i, arg in enumerate(args):
+            if arg == "--":
+                renamed += args[i:]
+                break
+            old, eq, value = arg.partition("=")
+            renamed.append(self.aliases[old] + eq + value if old in self.aliases else arg)
+        return super().parse_args(ctx, renamed)
 
 
 # Library parameters whose flag is not simply ``--`` + the name with dashes.

@@ -19,11 +19,21 @@ from typing import Any
 import click
 
 from ..errors import DeepPriorError
-from .common import EXIT_INTERRUPTED, parse_net_args, sigterm_as_interrupt, task_command
+from .common import (
+    EXIT_INTERRUPTED,
+    AliasedCommand,
+    option,
+    parse_net_args,
+    sigterm_as_interrupt,
+    task_command,
+)
 
 __all__ = ["register", "invert", "actmax", "samples", "curves"]
 
 DEFAULT_NET = "efficientnet-lite0"
+# --net is the generator in the restoration commands; here the classifier is --classifier, and
+# --net, its old spelling, still works (hidden). The generator here is --gen-net.
+CLASSIFIER_ALIAS = {"--net": "--classifier"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -87,7 +97,7 @@ def extractor_options(fn: Callable) -> Callable:
     """Options choosing the pretrained classifier."""
     options = [
         click.option(
-            "--net", "net_name", default=DEFAULT_NET, show_default=True,
+            "--classifier", "net_name", default=DEFAULT_NET, show_default=True,
             help="Classifier: efficientnet-lite0, alexnet, vgg16, vgg19 (torchvision), a "
             "TorchScript .pt file or a torch.export .pt2 file.",
         ),
@@ -121,15 +131,14 @@ def fit_options(fn: Callable) -> Callable:
         click.option("--size", type=int, default=None,
                      help="Side of the image in px (default: the classifier's input size)."),
         click.option("--gen-net", default=None, help="Generator (default: the paper's)."),
-        click.option("--net-arg", "net_args", multiple=True, metavar="KEY=VALUE",
-                     help="Generator setting, repeatable: e.g. --net-arg n_d=[16,32,64,64]."),
-        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
-        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda."),
+        option("net_args"),
+        option("seed"),
+        option("device"),
         click.option("--grid", is_flag=True,
                      help="Write one labelled figure of all runs to OUTPUT (each run also "
                      "goes to OUTPUT's name + '.<what>.<prior>.png')."),
-        click.option("--report", default=None, help="Write a JSON report here."),
-        click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary."),
+        option("report"),
+        option("quiet"),
     ]  # fmt: skip
     for opt in reversed(options):
         fn = opt(fn)
@@ -223,7 +232,7 @@ def _finish(
 # --------------------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(cls=AliasedCommand, aliases=CLASSIFIER_ALIAS)
 @click.argument("image")
 @click.option(
     "--layer", "layers", multiple=True, default=None,
@@ -296,7 +305,7 @@ def invert(image: str, layers: tuple[str, ...], tv_weight: float, **opts: Any) -
 # --------------------------------------------------------------------------------------------
 
 
-@click.command()
+@click.command(cls=AliasedCommand, aliases=CLASSIFIER_ALIAS)
 @click.option(
     "--class",
     "classes",
@@ -413,11 +422,11 @@ def actmax(
 @click.option("--depth", "depths", type=int, multiple=True, default=(1, 3, 5), show_default=True,
               help="Hourglass depths (columns); repeatable.")  # fmt: skip
 @click.option("--width", type=int, default=128, show_default=True, help="Filters per level.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@option("seed")
 @click.option("--plain", is_flag=True,
               help="Tile the samples without labels (rows: no skip/skip x bilinear/nearest; "
               "columns: depths; 2 px white gaps).")  # fmt: skip
-@click.option("-q", "--quiet", is_flag=True, help="No summary.")
+@option("quiet", help="No summary.")
 @task_command
 def samples(
     output: str, size: int, depths: tuple[int, ...], width: int, seed: int, plain: bool,
@@ -477,16 +486,10 @@ def samples(
     help="Std of the noise added for the 'image + noise' target.",
 )
 @click.option("--gen-net", default="skip", show_default=True, help="Generator.")
-@click.option(
-    "--net-arg",
-    "net_args",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Generator setting, repeatable.",
-)
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
+@option("net_args")
+@option("seed")
+@option("device")
+@option("quiet")
 @task_command
 def curves(
     image: str, output: str, iters: int, lr: float, size: int | None, noise_sigma: float,

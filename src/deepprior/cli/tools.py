@@ -11,7 +11,7 @@ import click
 
 from .. import __version__
 from ..errors import DeepPriorError
-from .common import load_input, task_command
+from .common import load_input, option, task_command
 
 __all__ = ["register", "degrade", "info", "system_info"]
 
@@ -29,7 +29,7 @@ __all__ = ["register", "degrade", "info", "system_info"]
 @click.option("--keep", type=float, default=0.5, show_default=True, help="Bernoulli: kept share.")
 @click.option("--mask-out", default=None, help="Also write the generated mask here.")
 @click.option("--gray", is_flag=True, help="Convert to grayscale first.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@option("seed")
 @click.option("--bits", type=click.Choice(["8", "16"]), default="8")
 @task_command
 def degrade(
