@@ -209,6 +209,31 @@ def test_exported_program_backbone(tmp_path):
         load_backbone(str(tmp_path / "junk.pt2"))
 
 
+def test_torchscript_backbone_and_loading_errors(tmp_path):
+    """A scripted Sequential is cut after any child; files and options fail in one line."""
+    seq = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                        nn.Linear(4, 3)).eval()  # fmt: skip
+    path = tmp_path / "tiny.ts"
+    torch.jit.save(torch.jit.script(seq), str(path))
+    bb = load_backbone(f"torchscript:{path}", mean=[0.5], std=[0.25, 0.5, 1.0])
+    assert bb.layers == ["0", "1", "2", "3", "4", "output", "logits"] and not bb.hookable
+    assert bb.mean == (0.5, 0.5, 0.5) and bb.std == (0.25, 0.5, 1.0)
+    x = torch.rand(2, 3, 12, 12)
+    norm = (x - 0.5) / torch.tensor([0.25, 0.5, 1.0]).view(1, 3, 1, 1)
+    assert torch.allclose(FeatureExtractor(bb, "1")(x), seq[:2](norm), atol=1e-6)
+    assert torch.allclose(FeatureExtractor(bb, "logits")(x), seq(norm), atol=1e-6)
+    with pytest.raises(DeepPriorError, match="--weights does not apply to a TorchScript"):
+        load_backbone(str(path), weights=path)
+    with pytest.raises(DeepPriorError, match="--weights does not apply to an exported"):
+        load_backbone("model.pt2", weights=path)
+    with pytest.raises(DeepPriorError, match=r"TorchScript file .*nope.pt: no such file"):
+        load_backbone(str(tmp_path / "nope.pt"))
+    with pytest.raises(DeepPriorError, match="--std needs three numbers"):
+        load_backbone(str(path), std=[1.0, 0.0, 1.0])
+    with pytest.raises(DeepPriorError, match="unknown network 'resnet'; choose one of"):
+        load_backbone("resnet")
+
+
 def test_extractor_layers(backbone):
     x = torch.rand(1, 3, 64, 64)
     f5 = FeatureExtractor(backbone, "block5")(x)
