@@ -1,0 +1,147 @@
+"""Stopping rules: stop on an overfitting curve near its best iterate, run on an improving one."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from deepprior.errors import DeepPriorError
+from deepprior.fit import Callback, Schedule, StepInfo, fit
+from deepprior.metrics import psnr
+from deepprior.nets import create_net, noise_input
+from deepprior.ops import DataTerm
+from deepprior.stopping import HoldoutStop, VarianceStop, make_stopper
+
+SIGMA = 0.1
+
+
+def _scene(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 64), torch.linspace(0, 1, 64), indexing="ij")
+    clean = torch.stack([xx, yy, (xx + yy) / 2]).unsqueeze(0)
+    noise = SIGMA * torch.randn(1, 3, 64, 64, generator=g)
+    fake = SIGMA * torch.randn(1, 3, 64, 64, generator=g)  # noise the "net" makes up later
+    return clean, clean + noise, fake
+
+
+def _curve(clean, fake, step: int, peak: int, overfit: bool) -> torch.Tensor:
+    """A fit's output: the error shrinks fast, then slowly; with ``overfit`` the output takes
+    on made-up noise after ``peak``, more and more, and jittering from step to step."""
+    shrink = math.exp(-4 * step / peak)
+    out = clean + 0.3 * shrink * (1 - clean) + 0.1 * (clean - 0.5)  # an error floor
+    if overfit and step > peak:
+        grow = (step - peak) / peak
+        jitter = torch.randn(clean.shape, generator=torch.Generator().manual_seed(step))
+        out = out + grow * (fake + 0.02 * jitter)
+    return out
+
+
+def _drive(rule, clean, fake, peak, overfit, iters=1000):
+    stopped: list[str] = []
+    for step in range(rule.every, iters + 1, rule.every):
+        out = _curve(clean, fake, step, peak, overfit)
+        info = StepInfo(step, iters, torch.tensor(0.0), out, None, 0, 0.0,
+                        request_stop=stopped.append)  # fmt: skip
+        rule.on_step(info)
+        if stopped:
+            return step, stopped[0]
+    return None, None
+
+
+@pytest.mark.parametrize("make", [
+    lambda: HoldoutStop(fraction=0.1, patience=150, every=10, use="output"),
+    lambda: VarianceStop(window=50, patience=150, every=10),
+])  # fmt: skip
+def test_stops_after_the_peak_of_an_overfitting_curve(make):
+    clean, noisy, fake = _scene()
+    rule = make()
+    if isinstance(rule, HoldoutStop):
+        rule.attach(DataTerm(noisy[0]))
+    step, reason = _drive(rule, clean, fake, peak=400, overfit=True)
+    assert step is not None and "no improvement" in reason
+    assert abs(step - (rule.best_step + 150)) <= 10  # as soon as the patience ran out
+    oracle = max(psnr(_curve(clean, fake, t, 400, True)[0], clean[0]) for t in range(10, step, 10))
+    best_psnr = psnr(rule.best[0], clean[0])
+    assert best_psnr >= oracle - 0.5  # the kept image is near the best iterate
+    assert best_psnr > psnr(_curve(clean, fake, step, 400, True)[0], clean[0]) + 0.3
+
+
+@pytest.mark.parametrize("make", [
+    lambda: HoldoutStop(fraction=0.1, patience=150, every=10, use="output"),
+    lambda: VarianceStop(window=50, patience=150, every=10),
+])  # fmt: skip
+def test_does_not_stop_while_still_improving(make):
+    clean, noisy, fake = _scene()
+    rule = make()
+    if isinstance(rule, HoldoutStop):
+        rule.attach(DataTerm(noisy[0]))
+    step, _ = _drive(rule, clean, fake, peak=2000, overfit=False, iters=1000)
+    assert step is None
+
+
+def test_holdout_leaves_the_held_out_pixels_out_of_the_fit():
+    clean, noisy, _ = _scene()
+    mask = (torch.rand(1, 64, 64, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    rule = HoldoutStop(fraction=0.2, seed=3)
+    term = rule.attach(DataTerm(noisy[0], weight=mask))
+    held = rule.val[0, 0] > 0
+    assert held.any()
+    assert (mask[0][held] == 1).all()  # only observed pixels are held out
+    assert (term.weight[0, 0][held] == 0).all()  # and the fit no longer sees them
+    assert torch.equal(term.weight[0, 0][~held], mask[0][~held])
+
+
+class _StopAt(Callback):
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_step(self, info: StepInfo) -> None:
+        if info.step == self.at:
+            info.stop("enough")
+
+
+def test_a_callback_ends_the_fit_early():
+    torch.manual_seed(0)
+    net = create_net("skip", 4, 3, n_d=[8, 8], n_s=2, depth=2)
+    target = torch.rand(3, 16, 16)
+    res = fit(net, noise_input(4, (16, 16)), DataTerm(target), Schedule(iters=50),
+              callbacks=[_StopAt(7)])  # fmt: skip
+    assert res.iters_run == 7 and res.stop_reason == "enough" and not res.interrupted
+    assert len(res.history["loss"]) == 7
+
+
+def test_holdout_rule_in_a_real_fit_keeps_its_best_image():
+    torch.manual_seed(0)
+    clean, noisy, _ = _scene()
+    net = create_net("skip", 4, 3, n_d=[8, 8], n_s=2, depth=2)
+    rule = HoldoutStop(fraction=0.1, every=5, patience=20, min_steps=0)
+    term = rule.attach(DataTerm(noisy[0]))
+    res = fit(net, noise_input(4, (64, 64)), term, Schedule(iters=60, lr=0.05),
+              callbacks=[rule])  # fmt: skip
+    assert "best" in res.images and res.images["best"].shape == (1, 3, 64, 64)
+    assert res.history["best_step"] == [rule.best_step]
+    assert min(res.history["holdout_score"]) == pytest.approx(rule.best_score)
+
+
+def test_rule_state_round_trips():
+    clean, noisy, fake = _scene()
+    a = HoldoutStop(fraction=0.1, patience=1000, every=10, use="output")
+    a.attach(DataTerm(noisy[0]))
+    _drive(a, clean, fake, peak=400, overfit=True, iters=300)
+    b = HoldoutStop(fraction=0.1, patience=1000, every=10, use="output")
+    b.load_state_dict(a.state_dict())
+    assert b.best_step == a.best_step and torch.equal(b.best, a.best)
+
+
+def test_cosine_schedule_decays_to_the_final_rate():
+    s = Schedule(iters=100, lr=0.02, lr_schedule="cosine", warmup=10, lr_final=0.1)
+    assert s.lr_at(0) == pytest.approx(0.002 * (0.1 + 0.9 * 0.5 * (1 + 1)), rel=1e-6)
+    assert s.lr_at(50) == pytest.approx(0.02 * (0.1 + 0.9 * 0.5))
+    assert s.lr_at(100) == pytest.approx(0.002)
+
+
+def test_unknown_rule_is_a_clear_error():
+    with pytest.raises(DeepPriorError, match="unknown stopping rule 'nope'"):
+        make_stopper("nope")
