@@ -97,7 +97,8 @@ def _duration(seconds: float) -> str:
 class GroundTruth(Callback):
     """Measures the PSNR of the output (and of its EMA) against a clean image every K steps.
 
-    Records ``psnr_step``, ``psnr`` and ``psnr_ema`` in the fit history.
+    Records ``psnr_step``, ``psnr_seconds`` (the fit's wall time at each measurement),
+    ``psnr`` and ``psnr_ema`` in the fit history.
     """
 
     def __init__(self, gt: torch.Tensor, every: int = 50, transform=None):
@@ -105,13 +106,14 @@ class GroundTruth(Callback):
         self.gt = gt.float().unsqueeze(0) if gt.dim() == 3 else gt.float()
         self.transform = transform
         self.steps: list[int] = []
+        self.seconds: list[float] = []
         self.values: list[float] = []
         self.values_ema: list[float] = []
         self.last: float | None = None
         self.last_ema: float | None = None
 
     def on_start(self, schedule: Schedule) -> None:
-        self.steps, self.values, self.values_ema = [], [], []
+        self.steps, self.seconds, self.values, self.values_ema = [], [], [], []
 
     def _view(self, x: torch.Tensor) -> torch.Tensor:
         x = x.mean(0, keepdim=True) if x.shape[0] > 1 else x  # restarts: their average
@@ -121,6 +123,7 @@ class GroundTruth(Callback):
         gt = self.gt.to(info.output.device)
         self.last = psnr(self._view(info.output), gt)
         self.steps.append(info.step)
+        self.seconds.append(round(info.elapsed, 3))
         self.values.append(self.last)
         if info.ema is not None:
             self.last_ema = psnr(self._view(info.ema), gt)
@@ -128,6 +131,7 @@ class GroundTruth(Callback):
 
     def on_end(self, result: FitResult) -> None:
         result.history["psnr_step"] = self.steps
+        result.history["psnr_seconds"] = self.seconds
         result.history["psnr"] = self.values
         if self.values_ema:
             result.history["psnr_ema"] = self.values_ema

@@ -52,6 +52,9 @@ def _table_options(fn: Callable) -> Callable:
                      help="Only these images, comma-separated (e.g. baby,bird)."),
         click.option("--iters", type=int, default=None,
                      help="Steps of every fit (default: the paper preset's; --quick: 20)."),
+        click.option("--preset", default=None,
+                     help="Preset of every DIP fit (e.g. auto); another than the paper's "
+                          "writes into <table>-<preset>/, beside the paper's records."),
         option("seed", help="Seed of the fits and of the noise / masks."),
         option("device"),
         option("precision"),
@@ -84,7 +87,7 @@ def _run(table: str, **kw: Any) -> None:
         only=tuple(n.strip() for n in (kw.pop("only") or "").split(",") if n.strip()),
         seed=kw.pop("seed"), device=kw.pop("device"), precision=kw.pop("precision"),
         jobs=kw.pop("jobs"), baselines=not kw.pop("no_baselines"), force=kw.pop("force"),
-        progress=progress, **kw,
+        progress=progress, preset=kw.pop("preset"), **kw,
     )  # fmt: skip
 
     def log(line: str) -> None:
@@ -176,6 +179,37 @@ def report_command(
     report, out_dir = rerender(opts)
     click.echo(f"bench {opts.name}: wrote {out_dir / 'report.md'}", err=True)
     click.echo(report)
+
+
+@bench.command("curves")
+@click.argument("table", type=click.Choice(list(_TABLES)))
+@_DATASET
+@_FACTOR
+@_SIGMA
+@click.option("--preset", default="auto", show_default=True, help="The preset to compare.")
+@click.option("--quick", is_flag=True, help="The --quick runs' folders.")
+@task_command
+def curves_command(
+    table: str, dataset: str, factor: int, sigma: float, preset: str, quick: bool
+) -> None:
+    """PSNR-vs-seconds curves and the comparison table of PRESET against the paper presets,
+    from both runs' records (run ``bench TABLE`` and ``bench TABLE --preset PRESET`` first):
+    writes comparison.md, curves.json and curves.png into the preset's folder."""
+    from ..bench.compare import write_comparison
+    from ..bench.tables import BenchOptions
+
+    kw = dict(table=table, dataset=dataset, factor=factor, sigma=sigma, quick=quick)
+    paper, other = BenchOptions(**kw), BenchOptions(**kw, preset=preset)  # type: ignore[arg-type]
+    other.validate()
+    if not any(other.out_dir().glob("*.json")):
+        raise DeepPriorError(
+            f"no records in {other.out_dir()}; run `deepprior bench {table} --preset {preset}` "
+            "first"
+        )
+    md, _, png = write_comparison(paper.out_dir(), other.out_dir(), other.title,
+                                  other.spec.protocol["primary"], preset)  # fmt: skip
+    click.echo(f"bench {other.name}: wrote {md} and {png}", err=True)
+    click.echo(md.read_text())
 
 
 @click.command(cls=AliasedCommand, aliases={"--json": "--report"})

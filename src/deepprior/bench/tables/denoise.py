@@ -35,6 +35,7 @@ class DenoiseTable(Table):
         from ...io import load_image
         from ...ops import add_gaussian_noise
         from ...tasks.restoration import denoise
+        from ..zsn2n import zs_n2n_denoise
 
         opts = self.opts
         gt = load_image(item["image"], channels=3)
@@ -45,9 +46,14 @@ class DenoiseTable(Table):
         kw = run.fit_kwargs(gt)
         one = run.fit("dip", denoise, noisy, **kw)
         run.images["dip_last"], run.images["dip_ema"] = one.last, one.ema
-        two = run.fit("dip_two_runs", denoise, noisy, restarts=2, **kw)
-        run.images["dip_two_runs"], run.images["dip_two_runs_last"] = two.ema, two.last
+        if opts.custom_preset:  # the preset's own output (e.g. auto's stopped best), one run
+            run.images["dip"] = one.image
+        else:
+            two = run.fit("dip_two_runs", denoise, noisy, restarts=2, **kw)
+            run.images["dip_two_runs"], run.images["dip_two_runs_last"] = two.ema, two.last
         for name, fn in bl.DENOISE_BASELINES.items():
             run.baseline(name, fn, noisy, sigma)
+        # The zero-shot peer: a tiny net trained on the one noisy image (blind to sigma).
+        run.baseline("zs_n2n", zs_n2n_denoise, noisy, 20 if opts.quick else 2000)
         run.images["input"] = noisy
         return {"ref": gt, "extra": {}, "sizes": {"image": list(gt.shape)}}

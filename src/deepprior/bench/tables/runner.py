@@ -70,6 +70,28 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def _stop_and_curve(res: Any) -> dict[str, Any]:
+    """Where a fit stopped and why, its PSNR curve against the reference (step, seconds,
+    PSNR of the iterate and of its EMA), and the curve's best point: the oracle stop."""
+    h = res.history
+    out: dict[str, Any] = {
+        "stop_reason": res.report.get("stop_reason"),
+        "best_step": (h.get("best_step") or [None])[0],
+    }
+    if h.get("psnr_step"):
+        curve = {"step": h["psnr_step"], "seconds": h.get("psnr_seconds", []), "psnr": h["psnr"]}
+        if h.get("psnr_ema"):
+            curve["psnr_ema"] = h["psnr_ema"]
+        key = "psnr_ema" if "psnr_ema" in curve else "psnr"
+        i = max(range(len(curve[key])), key=curve[key].__getitem__)
+        out["curve"] = curve
+        out["oracle"] = {"step": curve["step"][i], "psnr": curve[key][i], "of": key}
+        final = res.metrics.get("psnr")  # the returned image, measured as the curve is
+        if final is not None:
+            out["oracle"]["gap"] = round(curve[key][i] - final, 3)
+    return out
+
+
 class _Runner:
     """Collects the images of the methods of one table row, with their timings."""
 
@@ -94,6 +116,7 @@ class _Runner:
             "iters": self.opts.effective_iters(), "seed": self.opts.seed,
             "device": self.opts.device, "precision": self.opts.precision, "gt": gt,
             "progress": self.opts.progress,
+            "metrics_every": 10,  # the PSNR curve's resolution, for the oracle stop
         }  # fmt: skip
 
     def state_file(self, method: str) -> Path | None:
@@ -131,6 +154,7 @@ class _Runner:
                       "resumed_from", "fit_seconds")
         }  # fmt: skip
         self.fits[name]["preset"] = r.get("preset")
+        self.fits[name].update(_stop_and_curve(res))
         if res.interrupted:
             raise KeyboardInterrupt
         return res
