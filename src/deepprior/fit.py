@@ -611,6 +611,8 @@ def load_state(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
         blob = torch.load(p, map_location="cpu", weights_only=True)
         return blob["state"], blob["meta"]
     except FileNotFoundError:
-        raise DeepPriorError(f"no saved fit state at {p}; run without --resume") from None
+        raise DeepPriorError(
+            f"no saved fit state at {p}; run without resume", param="resume"
+        ) from None
     except Exception as e:  # a truncated or foreign file
         raise StateMismatch(f"cannot read the saved fit state {p}: {e}") from None
