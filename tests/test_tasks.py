@@ -159,9 +159,9 @@ def test_too_small_image_is_refused():
 
 
 def test_memory_estimate_refuses_what_cannot_fit(monkeypatch):
-    import deepprior.tasks.base as base
+    import deepprior.plan as plan
 
-    monkeypatch.setattr(base, "available_memory", lambda dev: 50 * 2**20)
+    monkeypatch.setattr(plan, "available_memory", lambda dev: 50 * 2**20)
     with pytest.raises(DeepPriorError, match="--no-memory-check"):
         deepprior.denoise(torch.rand(3, 64, 64), iters=1, progress=False)
     res = deepprior.denoise(torch.rand(3, 64, 64), iters=1, progress=False, memory_check=False,
@@ -185,7 +185,7 @@ def test_every_preset_names_a_real_net():
     for task, presets in PRESETS.items():
         for name, p in presets.items():
             assert p.net in list_nets(), (task, name)
-            assert p.output in ("last", "ema")
+            assert p.output in ("last", "ema", "best")
 
 
 def test_unknown_preset_and_prior():

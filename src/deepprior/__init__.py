@@ -1,7 +1,8 @@
 """deepprior: single-image restoration with the Deep Image Prior.
 
 A randomly initialised ConvNet f_theta(z) is fitted to one degraded image; the network's
-structure is the prior. See :mod:`deepprior.tasks` for the applications.
+structure is the prior. See :mod:`deepprior.tasks` for the applications and
+:func:`deepprior.solve` to restore through any differentiable degradation.
 
 Example:
     >>> import deepprior
@@ -9,20 +10,24 @@ Example:
     >>> # result.save("clean.png")
 """
 
-__version__ = "0.1.0"
-
-from .errors import DeepPriorError  # noqa: E402
-from .fit import Callback, FitResult, Schedule, fit  # noqa: E402
-from .nets import create_net, list_nets  # noqa: E402
-from .tasks import (  # noqa: E402
+from ._version import __version__
+from .errors import DeepPriorError
+from .fit import Callback, FitResult, Schedule, fit
+from .nets import create_net, list_nets
+from .tasks import (
     Result,
+    deblur,
     denoise,
     enhance,
     flash_no_flash,
     get_preset,
+    get_task,
     inpaint,
+    list_tasks,
+    register_task,
     remove_jpeg_artifacts,
     restore,
+    solve,
     super_resolve,
 )
 
@@ -32,6 +37,7 @@ flash = flash_no_flash
 
 __all__ = [
     "DeepPriorError", "Callback", "FitResult", "Schedule", "fit", "create_net", "list_nets",
-    "Result", "denoise", "enhance", "flash_no_flash", "flash", "get_preset", "inpaint", "jpeg",
-    "remove_jpeg_artifacts", "restore", "sr", "super_resolve", "__version__",
+    "Result", "deblur", "denoise", "enhance", "flash_no_flash", "flash", "get_preset",
+    "get_task", "inpaint", "jpeg", "list_tasks", "register_task", "remove_jpeg_artifacts",
+    "restore", "solve", "sr", "super_resolve", "__version__",
 ]  # fmt: skip

@@ -14,7 +14,7 @@ import os
 import platform
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -23,10 +23,11 @@ from torch import nn
 from ..callbacks import Callback, StepInfo
 from ..device import cpu_flags, resolve_precision, select_device
 from ..errors import DeepPriorError
-from ..fit import FitResult, Schedule, fit
-from ..nets import create_net, noise_input
+from ..fit import FitResult, fit
+from ..nets import noise_input
 from ..ops import DataTerm, Downsample
-from ..tasks.presets import get_preset
+from ..plan import build_generator, channels_last_for
+from ..tasks import get_preset
 
 
 @dataclass(frozen=True)
@@ -141,13 +142,14 @@ def count_flops(net: nn.Module, z: torch.Tensor, loss_fn: Any) -> int:
 
 def _problem(task: str, preset_name: str | None, size: int, factor: int, **net_kwargs: Any):
     """Net, z and data term for a ``size``-px fit of ``task`` (SR: the output is ``size``)."""
-    preset = get_preset(task, preset_name, factor=factor if task == "sr" else None)
+    preset = get_preset(task, preset_name, factor=factor)
     if preset.input != "noise":
         raise DeepPriorError(f"speed times noise-input presets; {task}/{preset.name} is not one")
     gen = torch.Generator().manual_seed(0)
-    net = create_net(preset.net, preset.input_channels, 3, **{**preset.net_kwargs, **net_kwargs})
+    net, canvas = build_generator(preset.net, preset.input_channels, 3, (size, size),
+                                  **{**preset.net_kwargs, **net_kwargs})  # fmt: skip
     stride = getattr(net, "stride", 1)
-    if size % stride or size < 2 * stride:
+    if canvas != (size, size):
         raise DeepPriorError(
             f"--size must be a multiple of {stride} and at least {2 * stride} for this net, "
             f"got {size}"
@@ -184,11 +186,8 @@ def time_config(
     dtype = resolve_precision(config.precision, dev)
     channels_last = config.channels_last
     if channels_last is None:
-        channels_last = dev.type == "cuda" or dtype == torch.bfloat16
-    schedule = Schedule(
-        iters=warmup + steps, lr=p.lr, input_noise=p.input_noise, ema=p.ema,
-        backtrack_db=p.backtrack_db, check_every=1 if dev.type == "cpu" else 10,
-    )  # fmt: skip
+        channels_last = channels_last_for(dev, dtype)
+    schedule = replace(p.schedule(dev), iters=warmup + steps)
     clock = _StepClock(warmup, dev)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)

@@ -17,7 +17,6 @@ from torch import nn
 
 from ..errors import DeepPriorError
 from ..fit import Callback
-from ..ops.priors import total_variation
 from .classes import class_name, resolve_class
 from .common import DiagnosticResult, fit_image
 from .features import Backbone, FeatureExtractor
@@ -51,13 +50,13 @@ def parse_channel(spec: str) -> tuple[str, int]:
 
 
 class Activation(nn.Module):
-    """E(x) = -Phi(x)_m (+ ``tv_weight`` * TV(x)); ``m`` is a logit or a feature map's centre."""
+    """E(x) = -Phi(x)_m; ``m`` is a logit or a feature map's centre (the ``tv`` prior adds
+    its penalty in :func:`~deepprior.diagnostics.common.fit_image`)."""
 
-    def __init__(self, phi: FeatureExtractor, index: int, tv_weight: float = 0.0) -> None:
+    def __init__(self, phi: FeatureExtractor, index: int) -> None:
         super().__init__()
         self.phi = phi
         self.index = index
-        self.tv_weight = tv_weight
 
     def activation(self, x: torch.Tensor) -> torch.Tensor:
         f = self.phi(x)
@@ -66,10 +65,7 @@ class Activation(nn.Module):
         return f.reshape(f.shape[0], -1)[:, self.index].mean()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        loss = -self.activation(x)
-        if self.tv_weight > 0:
-            loss = loss + self.tv_weight * total_variation(x)
-        return loss
+        return -self.activation(x)
 
 
 def activation_maximization(
@@ -132,11 +128,11 @@ def activation_maximization(
             f"channel {target.index} is out of range; layer {target.layer} of {backbone.name} "
             f"has channels 0..{n_ch - 1}"
         )
-    term = Activation(phi, target.index, tv_weight if prior == "tv" else 0.0)
+    term = Activation(phi, target.index)
     img, fr, settings, start = fit_image(
         term, size, prior=prior, net=net, net_kwargs=net_kwargs, iters=iters, lr=lr,
         pixel_lr=pixel_lr, input_noise=input_noise, seed=seed, callbacks=callbacks,
-        device=device,
+        device=device, tv_weight=tv_weight,
     )  # fmt: skip
     with torch.no_grad():
         act0 = float(term.activation(start[None].to(device)))
@@ -153,7 +149,6 @@ def activation_maximization(
         "prior": prior,
         "size": size,
         "seed": seed,
-        "tv_weight": tv_weight if prior == "tv" else 0.0,
         **settings,
         "iters_run": fr.iters_run,
         "interrupted": fr.interrupted,

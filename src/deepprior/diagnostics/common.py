@@ -14,11 +14,13 @@ from torch import nn
 
 from ..errors import DeepPriorError
 from ..fit import Callback, Schedule, fit
-from ..nets import canvas_size, create_net, noise_input
+from ..nets import create_net, noise_input
+from ..ops.priors import with_tv
+from ..plan import PRIORS, build_generator, centre_crop
 
 __all__ = ["DiagnosticResult", "prepare_image", "fit_image", "labelled_grid", "DIAG_PRIORS"]
 
-DIAG_PRIORS = ("dip", "tv", "none")
+DIAG_PRIORS = PRIORS
 
 
 @dataclass
@@ -83,12 +85,13 @@ def fit_image(
     seed: int = 0,
     callbacks: Sequence[Callback] = (),
     device: str | torch.device = "cpu",
+    tv_weight: float = 0.0,
 ) -> tuple[torch.Tensor, Any, dict[str, Any], torch.Tensor]:
     """Minimise ``data_term(x)`` over images ``x`` of ``size`` x ``size`` under a prior.
 
     ``dip``: ``x = f_theta(z)``, ``theta`` fitted (the net is built on a canvas that its stride
     divides and the output is centre-cropped). ``tv`` and ``none``: ``x`` is optimised
-    directly (behind a sigmoid, so it stays in [0, 1]); the data term adds its own TV penalty.
+    directly (behind a sigmoid, so it stays in [0, 1]); ``tv`` adds ``tv_weight`` * TV(x).
 
     Returns:
         ``(image, FitResult, settings, start)``: the result and the starting image (the
@@ -99,8 +102,7 @@ def fit_image(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     if prior == "dip":
-        g = create_net(net, 32, 3, **(net_kwargs or {}))
-        canvas = canvas_size((size, size), getattr(g, "stride", 1))
+        g, canvas = build_generator(net, 32, 3, (size, size), **(net_kwargs or {}))
         z = noise_input(32, canvas, generator=gen)
         schedule = Schedule(iters=iters, lr=lr, input_noise=input_noise, ema=None)
         settings = {"net": net, "net_kwargs": net_kwargs or {}, "lr": lr,
@@ -111,15 +113,17 @@ def fit_image(
         z = torch.zeros(1, 3, *canvas)
         schedule = Schedule(iters=iters, lr=pixel_lr, ema=None)
         settings = {"net": "pixels", "lr": pixel_lr}
-    top, left = (canvas[0] - size) // 2, (canvas[1] - size) // 2
-    crop = (top, left, size, size) if tuple(canvas) != (size, size) else None
+    crop = centre_crop(canvas, (size, size))
     with torch.no_grad():
         g.train()
         start = g(z)
         if crop is not None:
+            top, left = crop[:2]
             start = start[..., top : top + size, left : left + size]
-    fr = fit(g, z, data_term, schedule, crop=crop, callbacks=callbacks, device=device, seed=seed)
-    settings["iters"] = iters
+    weight = tv_weight if prior == "tv" else 0.0
+    term = with_tv(data_term, weight)
+    fr = fit(g, z, term, schedule, crop=crop, callbacks=callbacks, device=device, seed=seed)
+    settings.update(iters=iters, tv_weight=weight)
     return fr.image[0].clamp(0, 1), fr, settings, start[0].clamp(0, 1)
 
 

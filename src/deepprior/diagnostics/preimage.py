@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 from ..fit import Callback
-from ..ops.priors import total_variation
 from .common import DiagnosticResult, fit_image, prepare_image
 from .features import FeatureExtractor
 
@@ -26,24 +25,21 @@ PREIMAGE_PRESET: dict[str, Any] = {"net": "preimage", "iters": 3100, "lr": 0.001
 
 
 class FeatureMatch(nn.Module):
-    """E(x) = ||Phi(x) - Phi(x0)||^2 / ||Phi(x0)||^2 (+ ``tv_weight`` * TV(x))."""
+    """E(x) = ||Phi(x) - Phi(x0)||^2 / ||Phi(x0)||^2 (the ``tv`` prior adds its penalty in
+    :func:`~deepprior.diagnostics.common.fit_image`)."""
 
-    def __init__(self, phi: FeatureExtractor, target: torch.Tensor, tv_weight: float = 0.0):
+    def __init__(self, phi: FeatureExtractor, target: torch.Tensor):
         super().__init__()
         self.phi = phi
         self.register_buffer("target", target.detach())
         self.register_buffer("norm", target.detach().square().sum().clamp_min(1e-12))
-        self.tv_weight = tv_weight
 
     def feature_loss(self, x: torch.Tensor) -> torch.Tensor:
         """The normalised feature distance alone."""
         return (self.phi(x) - self.target).square().sum() / self.norm
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        loss = self.feature_loss(x)
-        if self.tv_weight > 0:
-            loss = loss + self.tv_weight * total_variation(x)
-        return loss
+        return self.feature_loss(x)
 
 
 def _top1(phi: FeatureExtractor, x: torch.Tensor) -> tuple[int, float]:
@@ -100,10 +96,10 @@ def invert(
     phi = phi.to(device)
     with torch.no_grad():
         target = phi(x0[None].to(device))
-    term = FeatureMatch(phi, target, tv_weight if prior == "tv" else 0.0)
+    term = FeatureMatch(phi, target)
     img, fr, settings, start = fit_image(
         term, size, prior=prior, net=net, net_kwargs=net_kwargs, iters=iters, lr=lr,
-        pixel_lr=pixel_lr, seed=seed, callbacks=callbacks, device=device,
+        pixel_lr=pixel_lr, seed=seed, callbacks=callbacks, device=device, tv_weight=tv_weight,
     )  # fmt: skip
     with torch.no_grad():  # the feature term alone, at the start and for the result
         initial = float(term.feature_loss(start[None].to(device)))
@@ -115,7 +111,6 @@ def invert(
         "prior": prior,
         "size": size,
         "seed": seed,
-        "tv_weight": tv_weight if prior == "tv" else 0.0,
         **settings,
         "iters_run": fr.iters_run,
         "interrupted": fr.interrupted,

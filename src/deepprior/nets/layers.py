@@ -210,9 +210,9 @@ def downsampler(mode: str, factor: int) -> nn.Module:
     if mode == "max":
         return nn.MaxPool2d(factor)
     if mode == "lanczos":
-        from ..ops.operators import Downsample
+        from ..kernels import Lanczos2Decimate
 
-        return Downsample(factor, kernel="lanczos2")
+        return Lanczos2Decimate(factor)
     raise DeepPriorError(f"unknown downsampling {mode!r}; choose one of {', '.join(DOWNSAMPLING)}")
 
 

@@ -26,8 +26,9 @@ from deepprior.ops.operators import (
     Downsample,
     Identity,
     Mask,
+    Operator,
 )
-from deepprior.ops.priors import total_variation
+from deepprior.ops.priors import TVPenalty, total_variation, with_tv
 
 __all__ = [
     "DataTerm",
@@ -38,6 +39,9 @@ __all__ = [
     "Downsample",
     "Identity",
     "Mask",
+    "Operator",
+    "TVPenalty",
+    "with_tv",
     "add_gaussian_noise",
     "bernoulli_mask",
     "box_mask",

@@ -56,7 +56,8 @@ def bernoulli_mask(
     if not 0.0 < p < 1.0:
         raise DeepPriorError(
             f"p_known is the probability that a pixel is kept and must be strictly between "
-            f"0 and 1, got {p_known!r}; e.g. 0.5 keeps half of the pixels."
+            f"0 and 1, got {p_known!r}; e.g. 0.5 keeps half of the pixels.",
+            param="p_known",
         )
     u = torch.rand((1, h, w), generator=_generator(seed), dtype=torch.float64)
     return (u < p).to(torch.float32)

@@ -13,9 +13,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepprior.errors import DeepPriorError
-from deepprior.ops.lanczos import lanczos2_kernel_1d
+from deepprior.kernels import lanczos2_kernel_1d, like, separable_conv
 
-__all__ = ["Downsample", "Identity", "Mask", "LANCZOS2_FACTORS", "DOWNSAMPLE_KERNELS"]
+__all__ = [
+    "Operator", "Downsample", "Identity", "Mask", "LANCZOS2_FACTORS", "DOWNSAMPLE_KERNELS",
+]  # fmt: skip
 
 #: Factors the Lanczos2 operator supports: ``(4t - t) / 2`` replication padding must be whole.
 LANCZOS2_FACTORS: tuple[int, ...] = (2, 4, 8)
@@ -31,21 +33,33 @@ def _check_batch(x: torch.Tensor, who: str) -> None:
         )
 
 
-def _like(buf: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """``buf`` on ``x``'s device and in ``x``'s dtype, copying only when needed."""
-    if buf.dtype != x.dtype or buf.device != x.device:
-        return buf.to(device=x.device, dtype=x.dtype)
-    return buf
+class Operator(nn.Module):
+    """A forward operator ``A``: ``A(x)`` (= ``op(x)`` = ``forward(x)``) maps the image being
+    restored, (N, C, H, W), to what was observed.
+
+    Subclasses implement ``forward``; :meth:`input_size` says how large the restored image is
+    for an observation of a given size (the same by default). Any differentiable
+    :class:`torch.nn.Module` works as an operator; deriving from this class adds ``A`` and
+    :meth:`input_size`.
+    """
+
+    def A(self, x: torch.Tensor) -> torch.Tensor:  # noqa: N802 - the usual name of the operator
+        """``A(x)``: the same as calling the operator."""
+        return self(x)
+
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """The ``(H, W)`` of an image that this operator maps to ``(height, width)``."""
+        return height, width
 
 
-class Identity(nn.Module):
+class Identity(Operator):
     """``A(x) = x`` (denoising, JPEG artefact removal, detail enhancement)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
 
-class Downsample(nn.Module):
+class Downsample(Operator):
     """Decimation by an integer ``factor`` t: a ``(tH, tW)`` image maps to ``(H, W)``.
 
     ``kernel``:
@@ -100,6 +114,10 @@ class Downsample(nn.Module):
     def extra_repr(self) -> str:
         return f"factor={self.factor}, kernel={self.kernel!r}"
 
+    def input_size(self, height: int, width: int) -> tuple[int, int]:
+        """A ``(height, width)`` observation comes from a ``factor`` times larger image."""
+        return height * self.factor, width * self.factor
+
     def output_size(self, height: int, width: int) -> tuple[int, int]:
         """The ``(H, W)`` this operator produces from a ``(height, width)`` input."""
         self._check_size(height, width)
@@ -132,19 +150,10 @@ class Downsample(nn.Module):
                 align_corners=False,
             )
             return y.to(x.dtype) if low else y
-        k = _like(self.kernel_1d, x)
-        taps = k.numel()
-        p = self.pad
-        y = x.reshape(n * c, 1, h, w)
-        # Horizontal pass, then vertical pass; each pads only the axis it filters.
-        y = F.pad(y, (p, p, 0, 0), mode="replicate")
-        y = F.conv2d(y, k.view(1, 1, 1, taps), stride=(1, t))
-        y = F.pad(y, (0, 0, p, p), mode="replicate")
-        y = F.conv2d(y, k.view(1, 1, taps, 1), stride=(t, 1))
-        return y.reshape(n, c, h // t, w // t)
+        return separable_conv(x, like(self.kernel_1d, x), self.pad, t)
 
 
-class Mask(nn.Module):
+class Mask(Operator):
     """``A(x) = x ⊙ m`` for a fixed mask ``m`` (1 = known pixel, 0 = unknown).
 
     ``mask`` may have shape ``(H, W)``, ``(1, H, W)``, ``(C, H, W)``, ``(1, 1, H, W)`` or
@@ -180,7 +189,7 @@ class Mask(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_batch(x, "Mask")
-        m = _like(self.mask, x)
+        m = like(self.mask, x)
         if x.shape[-2:] != m.shape[-2:]:
             raise DeepPriorError(
                 f"mask size {tuple(m.shape[-2:])} does not match image size "

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
 
 from deepprior.errors import DeepPriorError
 
-__all__ = ["total_variation"]
+__all__ = ["TVPenalty", "total_variation", "with_tv"]
 
 
 def total_variation(x: torch.Tensor) -> torch.Tensor:
@@ -32,3 +33,32 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     dx = (x[..., :, 1:] - x[..., :, :-1]).abs().sum(dim=(1, 2, 3))
     dy = (x[..., 1:, :] - x[..., :-1, :]).abs().sum(dim=(1, 2, 3))
     return ((dx + dy) / (c * h * w)).mean()
+
+
+class TVPenalty(nn.Module):
+    """``term(x) + weight * TV(x)``: a loss with the total-variation prior added."""
+
+    def __init__(self, term: nn.Module, weight: float) -> None:
+        super().__init__()
+        self.term, self.weight = term, float(weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.term(x) + self.weight * total_variation(x)
+
+
+def with_tv(term: nn.Module, weight: float) -> nn.Module:
+    """``term`` with ``weight * TV(x)`` added: the one place the TV prior joins a loss.
+
+    A term with its own ``tv_weight`` (:class:`~deepprior.ops.DataTerm`) gets it set, so rules
+    that inspect the data term still see one; any other loss is wrapped in
+    :class:`TVPenalty`. A zero weight returns ``term`` unchanged.
+
+    Example:
+        >>> from deepprior.ops import DataTerm
+        >>> with_tv(DataTerm(torch.rand(3, 8, 8)), 0.1).tv_weight
+        0.1
+    """
+    if hasattr(term, "tv_weight"):
+        term.tv_weight = float(weight)
+        return term
+    return TVPenalty(term, weight) if weight else term

@@ -1,0 +1,96 @@
+"""What the task modules share: reading images, and resolving a preset with the user's
+overrides before :func:`~deepprior.tasks.base.solve_problem`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import DeepPriorError
+from .base import Problem, Result, solve_problem
+from .presets import Preset
+from .registry import Task, get_task
+
+__all__ = ["ImageLike", "as_image", "fit_task"]
+
+ImageLike = Any  # torch.Tensor | np.ndarray | PIL.Image.Image | str | Path
+
+
+def as_image(x: ImageLike, name: str = "image") -> torch.Tensor:
+    """Convert a tensor, array, PIL image or path to a float (C, H, W) tensor in [0, 1]."""
+    if isinstance(x, (str, Path)):
+        from ..io import load_image
+
+        return load_image(x)
+    if isinstance(x, torch.Tensor):
+        t = x.detach().float().cpu()
+    else:
+        try:
+            from PIL import Image
+
+            if isinstance(x, Image.Image):
+                x = np.asarray(x)
+        except ImportError:  # pragma: no cover - Pillow is a dependency
+            pass
+        arr = np.asarray(x)
+        scale = 255.0 if arr.dtype == np.uint8 else 65535.0 if arr.dtype == np.uint16 else 1.0
+        t = torch.from_numpy(arr.astype(np.float32) / scale)
+        t = t.unsqueeze(0) if t.dim() == 2 else t.permute(2, 0, 1)
+    if t.dim() == 4 and t.shape[0] == 1:
+        t = t[0]
+    if t.dim() == 2:
+        t = t.unsqueeze(0)
+    if t.dim() != 3 or t.shape[0] not in (1, 3, 4):
+        raise DeepPriorError(
+            f"{name} must be (C, H, W) with 1 or 3 channels, got shape {tuple(t.shape)}"
+        )
+    if t.shape[0] == 4:
+        t = t[:3]
+    if not torch.isfinite(t).all():
+        raise DeepPriorError(f"{name} contains NaN or infinite values")
+    return t.clamp(0, 1).contiguous()
+
+
+_SOLVE_KEYS = {
+    "seed", "device", "precision", "gt", "progress", "callbacks", "snapshot_dir",
+    "snapshot_every", "metrics_every", "memory_check", "prior", "tv_weight", "restarts",
+    "state_file", "state_every", "state_seconds", "resume",
+}  # fmt: skip
+_PRESET_KEYS = {
+    "iters", "lr", "input_noise", "net", "ema", "output", "input", "backtrack_db", "stop",
+    "stop_kwargs",
+}  # fmt: skip
+
+
+def fit_task(
+    problem: Problem,
+    preset: str | Preset | None,
+    task: Task | None = None,
+    params: dict[str, Any] | None = None,
+    **kw: Any,
+) -> Result:
+    """Resolve the preset (a name of ``task``'s presets, or a :class:`Preset`), apply the
+    preset overrides among ``kw`` (``iters``, ``lr``, ``net``, ``net_kwargs`` ...) and solve.
+
+    ``params`` are the task's options a preset may depend on (e.g. the SR factor).
+    """
+    unknown = set(kw) - _SOLVE_KEYS - _PRESET_KEYS - {"net_kwargs"}
+    if unknown:
+        raise TypeError(f"unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    if isinstance(preset, Preset):
+        p = preset
+    else:
+        p = (task or get_task(problem.task)).preset(preset, **(params or {}))
+    overrides = {k: kw.pop(k) for k in list(kw) if k in _PRESET_KEYS}
+    net_kwargs = kw.pop("net_kwargs", None) or {}
+    if overrides.get("net") is not None and overrides["net"] != p.net:
+        overrides["net_kwargs"] = dict(net_kwargs)  # another net: drop the preset's settings
+    else:
+        overrides["net_kwargs"] = {**p.net_kwargs, **net_kwargs}
+    p = p.with_overrides(**overrides)
+    if "gt" in kw and kw["gt"] is not None:
+        kw["gt"] = as_image(kw["gt"], "ground truth")
+    return solve_problem(problem, p, **kw)

@@ -1,0 +1,182 @@
+"""Inpainting and restoration from a fraction of the pixels: the mask operator
+``A(x) = x ⊙ m`` (1 = known), ``E(x) = ||x ⊙ m - x0 ⊙ m||²``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..errors import DeepPriorError
+from ..ops import DataTerm, Mask, bernoulli_mask, box_mask, text_mask
+from .base import Problem, Result
+from .common import ImageLike, as_image, fit_task
+from .presets import FAST_NET, Preset
+from .registry import INPUT, PRIOR, Option, Task, register_task
+
+MASK_KINDS = ("bernoulli", "text", "box")
+
+
+@register_task
+class Inpaint(Task):
+    name = "inpaint"
+    summary = "Inpainting of INPUT's unknown pixels given by --mask (or a generated --mask-kind)."
+    presets = {
+        "text": Preset(
+            "text", "Fig. 11: SR-default net, 6000 steps (text and thin masks)", iters=6000,
+            ema=None,
+        ),
+        "holes": Preset(
+            "holes", "Fig. 10: no-skip hourglass, meshgrid z, 5000 steps (large holes)",
+            net="hourglass", input="meshgrid", iters=5000, ema=None,
+        ),
+        "depth": Preset(
+            "depth", "Fig. 13: 6-level no-skip net, k_u=5, nearest, LR 0.1, sigma_p=0",
+            net="inpaint-depth", iters=5000, lr=0.1, input_noise=0.0, ema=None,
+        ),
+        "fast": Preset(
+            "fast", "64-filter net, 2000 steps", net_kwargs=FAST_NET, iters=2000, ema=None,
+        ),
+    }  # fmt: skip
+    default_preset = "text"
+    inputs = (INPUT, Option("mask", "Mask file: white (non-zero) = known, black = fill.",
+                            kind="mask"))  # fmt: skip
+    options = (
+        Option("mask_kind", "Damage the clean INPUT with a generated mask instead (INPUT is "
+               "then the reference).", choices=MASK_KINDS),
+        Option("p_known", "Bernoulli: kept share.", type=float, default=0.5, flag="--keep"),
+        PRIOR,
+    )  # fmt: skip
+
+    def run(self, image: ImageLike, mask: ImageLike | None = None, **kw: Any) -> Result:
+        return inpaint(image, mask, **kw)
+
+
+@register_task
+class Restore(Task):
+    name = "restore"
+    summary = (
+        "Restoration of INPUT from a fraction of its pixels (--mask, or --keep 0.5 to simulate)."
+    )
+    presets = {
+        "paper": Preset(
+            "paper", "Table 3: SR-default net, 11000 steps, LR 0.001 (50% random pixels)",
+            iters=11000, lr=0.001, ema=None,
+        ),
+        "fast": Preset(
+            "fast", "SR-default net, 3000 steps, LR 0.01", iters=3000, lr=0.01, ema=None,
+        ),
+    }  # fmt: skip
+    inputs = (INPUT, Option("mask", "Mask file: white (non-zero) = known pixel.", kind="mask"))
+    options = (
+        Option("p_known", "Keep this share of INPUT's pixels.", type=float, flag="--keep"),
+        PRIOR,
+    )
+
+    def run(self, image: ImageLike, mask: ImageLike | None = None, **kw: Any) -> Result:
+        return restore(image, mask, **kw)
+
+
+def make_mask(kind: str, size: tuple[int, int], *, p_known: float = 0.5, seed: int = 0):
+    """A generated mask (1 = known) of ``kind``: ``bernoulli``, ``text`` or ``box``."""
+    if kind == "bernoulli":
+        return bernoulli_mask(size, p_known, seed=seed)
+    if kind == "text":
+        return text_mask(size, seed=seed)
+    if kind == "box":
+        return box_mask(size)
+    raise DeepPriorError(
+        f"unknown mask kind {kind!r}; choose one of {', '.join(MASK_KINDS)}", param="mask_kind"
+    )
+
+
+def _binary_mask(mask: Any, size: tuple[int, int]) -> torch.Tensor:
+    """``mask`` as a (1, H, W) float 0/1 tensor, checked against the image ``size``."""
+    from ..io import check_mask
+
+    m = mask if isinstance(mask, torch.Tensor) else as_image(mask, "mask")
+    m = m.float()
+    if m.dim() == 2:
+        m = m.unsqueeze(0)
+    if m.shape[0] != 1:
+        m = m.mean(0, keepdim=True)
+    if tuple(m.shape[-2:]) != tuple(size):
+        raise DeepPriorError(
+            f"the mask is {m.shape[-1]}x{m.shape[-2]} px but the image is "
+            f"{size[1]}x{size[0]} px; give a mask of the image's size", param="mask",
+        )  # fmt: skip
+    m = (m > 0.5).float()
+    check_mask(m)
+    return m
+
+
+def masked_problem(task: str, image: ImageLike, mask: Any, apply_mask: bool) -> Problem:
+    """The problem ``||x ⊙ m - x0 ⊙ m||²``; ``apply_mask``: ``image`` is the clean reference
+    and the masked copy is the input (kept in ``extras`` with the mask)."""
+    x = as_image(image)
+    m = _binary_mask(mask, tuple(x.shape[-2:]))
+    degraded = x * m if apply_mask else x
+    init = degraded * m + 0.5 * (1 - m)
+    extras = {"masked": degraded, "mask": m} if apply_mask else {}
+    return Problem(
+        task, DataTerm(x * m, Mask(m)), tuple(x.shape[-2:]), x.shape[0], init=init,
+        degraded=degraded, extras=extras, info={"known_fraction": round(float(m.mean()), 4)},
+    )  # fmt: skip
+
+
+def _simulated(kw: dict[str, Any], x: torch.Tensor) -> None:
+    """A generated mask damages the clean ``x``: it is then the ground truth."""
+    if kw.get("gt") is None:
+        kw["gt"] = x
+
+
+def inpaint(
+    image: ImageLike,
+    mask: ImageLike | None = None,
+    *,
+    mask_kind: str | None = None,
+    p_known: float = 0.5,
+    preset: str | None = None,
+    **kw: Any,
+) -> Result:
+    """Inpainting: fit ``||(x - x0) * m||^2`` where ``m`` is 1 on known pixels.
+
+    Give ``mask`` (1 / white = known, 0 / black = fill in) for a real damaged photo. Or give
+    ``mask_kind`` (``bernoulli``, ``text``, ``box``) to damage a clean ``image`` with a
+    generated mask: then the clean image is the ground truth, and ``extras`` holds the
+    ``masked`` input and the ``mask``. The default preset follows the mask: ``holes`` for
+    a box, ``text`` otherwise.
+    """
+    if (mask is None) == (mask_kind is None):
+        raise DeepPriorError("give either a mask or a mask_kind (exactly one)", param="mask")
+    x = as_image(image)
+    if mask_kind is not None:
+        mask = make_mask(mask_kind, tuple(x.shape[-2:]), p_known=p_known, seed=kw.get("seed", 0))
+        _simulated(kw, x)
+        if preset is None and mask_kind == "box":
+            preset = "holes"
+    problem = masked_problem("inpaint", x, mask, apply_mask=mask_kind is not None)
+    return fit_task(problem, preset, **kw)
+
+
+def restore(
+    image: ImageLike,
+    mask: ImageLike | None = None,
+    *,
+    p_known: float | None = None,
+    preset: str | None = None,
+    **kw: Any,
+) -> Result:
+    """Restoration from a fraction of random pixels (Table 3): inpainting with its own preset.
+
+    Give ``mask`` for an image whose missing pixels are known, or ``p_known`` to keep that
+    fraction of a clean ``image``'s pixels at random (seeded) and restore the rest.
+    """
+    if (mask is None) == (p_known is None):
+        raise DeepPriorError("give either a mask or p_known (exactly one)", param="mask")
+    x = as_image(image)
+    if p_known is not None:
+        mask = bernoulli_mask(tuple(x.shape[-2:]), p_known, seed=kw.get("seed", 0))
+        _simulated(kw, x)
+    problem = masked_problem("restore", x, mask, apply_mask=p_known is not None)
+    return fit_task(problem, preset, **kw)

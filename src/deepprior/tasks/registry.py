@@ -1,0 +1,153 @@
+"""The task registry: a task is one class, registered by name, that holds its operator, its
+inputs, its presets and its command-line options.
+
+Adding a task is one new module under :mod:`deepprior.tasks` that defines a :class:`Task`
+subclass decorated with :func:`register_task`; the package imports every module in the
+folder, so the task shows in :func:`list_tasks` and as a ``deepprior`` subcommand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
+
+from ..errors import DeepPriorError
+from .presets import Preset
+
+__all__ = [
+    "Option", "Task", "register_task", "get_task", "list_tasks", "PRESETS", "DEFAULT_PRESET",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Option:
+    """One task-specific input or setting, declared in the API's terms.
+
+    The CLI builds the subcommand's options from these: ``--`` + ``param`` with dashes
+    (or ``flag``); an ``image`` or ``mask`` option is a path read before the call (a mask
+    at the size of the first image).
+
+    Attributes:
+        param: the keyword (or, with ``positional``, the argument) of the task function.
+        help: one line for ``--help``.
+        type: ``int``, ``float``, ``str``; ``choices`` restricts the value.
+        kind: ``value``, ``image`` or ``mask``.
+        positional: an image given as the command's argument (``INPUT``), not an option.
+    """
+
+    param: str
+    help: str = ""
+    type: type = str
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    kind: str = "value"
+    required: bool = False
+    positional: bool = False
+    flag: str | None = None
+
+    @property
+    def cli_flag(self) -> str:
+        """The command-line flag: ``--`` + the name with dashes unless given."""
+        return self.flag or "--" + self.param.replace("_", "-")
+
+
+INPUT = Option("image", kind="image", positional=True)
+PRIOR = Option(
+    "prior", "dip: the generator; none: optimise pixels; tv: pixels + TV (paper baselines).",
+    default="dip", choices=("dip", "tv", "none"),
+)  # fmt: skip
+
+
+class Task:
+    """A restoration task. Subclasses set the class attributes and implement :meth:`run`.
+
+    Attributes:
+        name: registry and subcommand name.
+        summary: one line (the subcommand's help).
+        presets: named :class:`Preset` s; ``default_preset`` names the default.
+        inputs: the images the task reads (the CLI's argument and image options).
+        options: the task's own settings (e.g. the SR ``factor``).
+        extras: names of the extra images the task writes next to the result.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    presets: ClassVar[dict[str, Preset]]
+    default_preset: ClassVar[str] = "paper"
+    inputs: ClassVar[tuple[Option, ...]] = (INPUT,)
+    options: ClassVar[tuple[Option, ...]] = ()
+
+    def preset(self, name: str | None = None, **params: Any) -> Preset:
+        """The preset ``name`` (the default when ``None``); ``params`` are the task's options."""
+        name = name or self.default_preset
+        try:
+            return self.presets[name]
+        except KeyError:
+            raise DeepPriorError(
+                f"unknown preset {name!r} for {self.name}; choose one of "
+                f"{', '.join(self.presets)}", param="preset",
+            ) from None  # fmt: skip
+
+    def run(self, *images: Any, **kw: Any) -> Any:  # pragma: no cover - abstract
+        """Restore: the images of :attr:`inputs`, then options and common keywords."""
+        raise NotImplementedError
+
+
+_TASKS: dict[str, Task] = {}
+
+
+def register_task(cls: type[Task]) -> type[Task]:
+    """Class decorator: register one instance of ``cls`` under ``cls.name``."""
+    _TASKS[cls.name] = cls()
+    return cls
+
+
+def get_task(name: str) -> Task:
+    """The registered task ``name``."""
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise DeepPriorError(
+            f"unknown task {name!r}; choose one of {', '.join(_TASKS)}", param="task"
+        ) from None
+
+
+def list_tasks() -> list[str]:
+    """The names of the registered tasks, in registration order.
+
+    Example:
+        >>> import deepprior
+        >>> {"denoise", "sr", "deblur"} <= set(deepprior.list_tasks())
+        True
+    """
+    return list(_TASKS)
+
+
+def variant(preset: Preset, description: str | None = None, **changes: Any) -> Preset:
+    """A copy of ``preset`` with ``changes`` (a task's parameter-dependent preset)."""
+    return replace(preset, **changes, **({"description": description} if description else {}))
+
+
+class _View(Mapping):
+    """A read-only mapping computed from the registry on each access."""
+
+    def __init__(self, get: Any) -> None:
+        self._get = get
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in _TASKS:
+            raise KeyError(key)
+        return self._get(_TASKS[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_TASKS)
+
+    def __len__(self) -> int:
+        return len(_TASKS)
+
+
+#: ``PRESETS[task][name]``: every task's presets (a view of the registry).
+PRESETS: Mapping[str, dict[str, Preset]] = _View(lambda t: t.presets)
+#: ``DEFAULT_PRESET[task]``: each task's default preset name.
+DEFAULT_PRESET: Mapping[str, str] = _View(lambda t: t.default_preset)

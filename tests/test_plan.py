@@ -1,0 +1,114 @@
+"""The fit plan: one place for the prior, the crop, the schedule and the output rule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import deepprior
+from deepprior.fit import fit
+from deepprior.ops import DataTerm, Downsample, Identity, Mask, bernoulli_mask
+from deepprior.plan import PIXEL_LR, build_plan, centre_crop, pixel_lr
+from deepprior.tasks import Problem, get_preset
+
+NET = {"n_d": [8, 8, 8], "n_s": 2, "depth": 3}
+KW = {"iters": 4, "progress": False, "seed": 0, "net_kwargs": NET}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_solve_with_an_operator_equals_the_task_bit_for_bit():
+    # The generic entry point and the SR task build the same plan: the same bits.
+    y = torch.rand(3, 12, 12, generator=torch.Generator().manual_seed(1))
+    a = deepprior.sr(y, 4, **KW).image
+    b = deepprior.solve(y, operator=Downsample(4), preset="paper", task="sr", **KW).image
+    assert a.shape == (3, 48, 48)
+    assert torch.equal(a, b)
+
+
+def test_masked_tasks_use_the_mask_operator_bit_for_bit():
+    x = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(2))
+    m = bernoulli_mask((32, 32), 0.5, seed=0)
+    a = deepprior.inpaint(x * m, m, **KW).image
+    b = deepprior.solve(x * m, operator=Mask(m), preset="text", task="inpaint", **KW).image
+    assert torch.equal(a, b)
+
+
+def test_a_plan_is_a_plain_fit():
+    # solve = build_plan + fit: calling fit by hand with the plan's pieces gives the same bits.
+    y = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(3))
+    res = deepprior.denoise(y, **KW)
+    preset = get_preset("denoise").with_overrides(iters=4, net_kwargs=NET)
+    plan = build_plan(Problem("denoise", DataTerm(y, Identity()), (32, 32), 3), preset,
+                      device="cpu", precision="fp32")  # fmt: skip
+    assert plan.schedule.iters == 4 and plan.schedule.ema == preset.ema and plan.crop is None
+    fr = fit(plan.net, plan.z, plan.data_term, plan.schedule, device="cpu", seed=0)
+    assert torch.equal(res.image, fr.ema.mean(0).clamp(0, 1))
+
+
+def test_centre_crop():
+    assert centre_crop((64, 64), (64, 64)) is None
+    assert centre_crop((64, 96), (50, 90)) == (7, 3, 50, 90)
+
+
+def test_pixel_baselines_keep_the_users_learning_rate():
+    # Before, --prior tv|none used max(lr, 0.01): a user's lr of 0.001 was silently raised.
+    y = torch.rand(3, 16, 16)
+    res = deepprior.denoise(y, prior="tv", lr=0.001, iters=2, progress=False)
+    assert res.report["settings"]["lr"] == 0.001
+    res = deepprior.restore(torch.rand(3, 16, 16), p_known=0.5, prior="none", iters=2,
+                            progress=False)  # fmt: skip
+    assert res.report["settings"]["lr"] == PIXEL_LR  # the preset's 0.001 is raised
+    assert pixel_lr(get_preset("inpaint", "depth")) == 0.1
+
+
+def test_tv_prior_sets_the_weight_once():
+    res = deepprior.denoise(torch.rand(3, 16, 16), prior="tv", tv_weight=0.5, iters=1,
+                            progress=False)  # fmt: skip
+    assert res.report["settings"]["tv_weight"] == 0.5
+    res = deepprior.denoise(torch.rand(3, 16, 16), prior="none", tv_weight=0.5, iters=1,
+                            progress=False)  # fmt: skip
+    assert res.report["settings"]["tv_weight"] == 0.0
+
+
+def test_stopping_rule_and_best_output():
+    y = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(4))
+    stop = {"every": 1, "patience": 1, "min_steps": 2}
+    res = deepprior.denoise(y, stop="holdout", stop_kwargs=stop, output="best",
+                            **{**KW, "iters": 40})  # fmt: skip
+    rep = res.report
+    assert rep["preset"]["stop"] == "holdout" and 1 <= rep["best_step"] <= rep["iters_run"]
+    assert rep["stop_reason"] is None or rep["iters_run"] < 40
+    if rep["best_step"] < rep["iters_run"]:
+        assert not torch.equal(res.image, res.last)  # the best image, not the last iterate
+    plain = deepprior.denoise(y, **KW)
+    assert plain.report["stop_reason"] is None and plain.report["best_step"] is None
+
+
+def test_preset_schedule_follows_the_device():
+    p = get_preset("sr")
+    assert p.schedule("cpu").check_every == 1 and p.schedule("cpu").lr == p.lr
+    assert p.schedule(torch.device("cuda")).check_every == 10
+
+
+def test_output_rule_best_then_ema_then_last():
+    from dataclasses import replace
+
+    from deepprior.fit import FitResult
+
+    y = torch.rand(3, 16, 16)
+    preset = get_preset("denoise").with_overrides(output="best", net="pixels")
+    plan = build_plan(Problem("denoise", DataTerm(y), (16, 16), 3), preset, prior="none",
+                      device="cpu", memory_check=False)  # fmt: skip
+    last, ema, best = (torch.full((1, 3, 16, 16), v) for v in (0.1, 0.2, 0.3))
+    assert plan.outputs(FitResult(last, ema, images={"best": best}))[0].mean() == pytest.approx(0.3)
+    assert plan.outputs(FitResult(last, ema))[0].mean() == pytest.approx(0.2)
+    assert plan.outputs(FitResult(last, None))[0].mean() == pytest.approx(0.1)
+    plan = replace(plan, output="last")
+    assert plan.outputs(FitResult(last, ema, images={"best": best}))[0].mean() == pytest.approx(0.1)
