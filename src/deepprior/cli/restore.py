@@ -1,5 +1,5 @@
-"""The restoration subcommands: one per task (denoise, jpeg, sr, inpaint, restore, enhance,
-flash).
+"""The restoration subcommands: one per registered task (see :mod:`deepprior.tasks`), built
+from the task's declared inputs and options plus the shared ones below.
 
 Every subcommand reads ``INPUT``, writes ``-o OUTPUT`` atomically, never overwrites an input,
 and on Ctrl-C still writes the current result and the report, and the fit's state, from which
@@ -14,11 +14,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from ..errors import DeepPriorError
+from ..tasks.registry import Option, Task
 from .common import (
     EXIT_INTERRUPTED,
     json_output,
@@ -28,10 +28,7 @@ from .common import (
     task_command,
 )
 
-if TYPE_CHECKING:
-    import torch
-
-__all__ = ["register", "common_options", "run_task"]
+__all__ = ["register", "common_options", "run_task", "task_subcommand"]
 
 
 def common_options(fn: Callable) -> Callable:
@@ -119,7 +116,6 @@ def _net_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_task(
-    task_name: str,
     runner: Callable[..., Any],
     inputs: list[str],
     opts: dict[str, Any],
@@ -190,145 +186,68 @@ def run_task(
     state_file.unlink(missing_ok=True)  # the result is written: nothing left to resume
 
 
-@click.command()
-@click.argument("input")
-@common_options
-@task_command
-def denoise(input: str, **opts: Any) -> None:
-    """Blind denoising of INPUT (Gaussian or real noise)."""
-    from ..tasks import denoise as run
-
-    img = load_input(input, opts["gray"])
-    run_task("denoise", functools.partial(run, img), [input], opts)
-
-
-@click.command()
-@click.argument("input")
-@common_options
-@task_command
-def jpeg(input: str, **opts: Any) -> None:
-    """JPEG-artefact removal of INPUT."""
-    from ..tasks import remove_jpeg_artifacts as run
-
-    img = load_input(input, opts["gray"])
-    run_task("jpeg", functools.partial(run, img), [input], opts)
+def _click_param(opt: Option) -> Callable[[Callable], Callable]:
+    """The click argument or option of a task's declared input or setting."""
+    if opt.positional:
+        return click.argument(opt.param, metavar="INPUT")
+    kw: dict[str, Any] = {"help": opt.help, "required": opt.required}
+    if opt.choices:
+        kw["type"] = click.Choice(list(opt.choices))
+    elif opt.kind == "value":
+        kw["type"] = opt.type
+    if opt.default is not None:  # (click >= 8.2 takes an explicit None as a given value)
+        kw.update(default=opt.default, show_default=True)
+    return click.option(opt.cli_flag, opt.param, **kw)
 
 
-def prior_option(fn: Callable) -> Callable:
-    return click.option(
-        "--prior", type=click.Choice(["dip", "tv", "none"]), default="dip", show_default=True,
-        help="dip: the generator; none: optimise pixels; tv: pixels + TV (paper baselines).",
-    )(fn)  # fmt: skip
-
-
-@click.command()
-@click.argument("input")
-@click.option("--factor", type=int, default=4, show_default=True, help="2, 4 or 8.")
-@prior_option
-@common_options
-@task_command
-def sr(input: str, factor: int, prior: str, **opts: Any) -> None:
-    """Super-resolution of the low-resolution INPUT by --factor."""
-    from ..tasks import super_resolve as run
-
-    img = load_input(input, opts["gray"])
-    run_task("sr", functools.partial(run, img, factor), [input], opts, prior=prior)
-
-
-def _check_mask_args(mask: str | None, mask_kind: str | None, what: str) -> None:
-    if mask is None and mask_kind is None:
-        raise DeepPriorError(f"give --mask FILE (white = known) or {what}")
-    if mask is not None and mask_kind is not None:
-        raise DeepPriorError(f"give either --mask or {what}, not both")
-
-
-def _load_with_mask(
-    input: str, mask: str | None, gray: bool
-) -> tuple[torch.Tensor, torch.Tensor | None, list[str]]:
-    """The image, its mask file (checked against the image's size) if any, and the inputs."""
+def _read_inputs(task: Task, opts: dict[str, Any]) -> tuple[list[Any], list[str]]:
+    """The task's images (masks at the first image's size) and the paths read."""
     from ..io import load_mask
 
-    img = load_input(input, gray)
-    if mask is None:
-        return img, None, [input]
-    return img, load_mask(mask, tuple(img.shape[-2:])), [input, mask]
+    images: list[Any] = []
+    paths: list[str] = []
+    for opt in task.inputs:
+        path = opts.pop(opt.param)
+        if path is None:
+            images.append(None)
+        elif opt.kind == "mask":
+            images.append(load_mask(path, tuple(images[0].shape[-2:])))
+        else:
+            images.append(load_input(path, opts["gray"]))
+        paths += [path] if path is not None else []
+    return images, paths
 
 
-@click.command()
-@click.argument("input")
-@click.option("--mask", default=None, help="Mask file: white (non-zero) = known, black = fill.")
-@click.option(
-    "--mask-kind", type=click.Choice(["bernoulli", "text", "box"]), default=None,
-    help="Damage the clean INPUT with a generated mask instead (INPUT is then the reference).",
-)  # fmt: skip
-@click.option("--keep", type=float, default=0.5, show_default=True, help="Bernoulli: kept share.")
-@prior_option
-@common_options
-@task_command
-def inpaint(
-    input: str, mask: str | None, mask_kind: str | None, keep: float, prior: str, **opts: Any
-) -> None:
-    """Inpainting of INPUT's unknown pixels given by --mask (or a generated --mask-kind)."""
-    from ..tasks import inpaint as run
+def task_subcommand(task: Task) -> click.Command:
+    """The ``deepprior TASK`` subcommand: the task's inputs and options, then the shared ones.
 
-    _check_mask_args(mask, mask_kind, "--mask-kind bernoulli|text|box")
-    img, m, inputs = _load_with_mask(input, mask, opts["gray"])
-    run_task(
-        "inpaint", functools.partial(run, img, m, mask_kind=mask_kind, p_known=keep), inputs,
-        opts, prior=prior,
-    )  # fmt: skip
+    Example:
+        >>> from deepprior.tasks import get_task
+        >>> [p.opts for p in task_subcommand(get_task("deblur")).params][:2]
+        [['image'], ['--sigma']]
+    """
 
+    def callback(**opts: Any) -> None:
+        images, paths = _read_inputs(task, opts)
+        settings = {o.param: opts.pop(o.param) for o in task.options}
+        run_task(functools.partial(task.run, *images), paths, opts, **settings)
 
-@click.command()
-@click.argument("input")
-@click.option("--mask", default=None, help="Mask file: white (non-zero) = known pixel.")
-@click.option("--keep", type=float, default=None, help="Keep this share of INPUT's pixels.")
-@prior_option
-@common_options
-@task_command
-def restore(input: str, mask: str | None, keep: float | None, prior: str, **opts: Any) -> None:
-    """Restoration of INPUT from a fraction of its pixels (--mask, or --keep 0.5 to simulate)."""
-    from ..tasks import restore as run
-
-    _check_mask_args(mask, keep, "--keep P")
-    img, m, inputs = _load_with_mask(input, mask, opts["gray"])
-    run_task("restore", functools.partial(run, img, m, p_known=keep), inputs, opts, prior=prior)
-
-
-@click.command()
-@click.argument("input")
-@common_options
-@task_command
-def enhance(input: str, **opts: Any) -> None:
-    """Detail enhancement of INPUT; also writes OUTPUT's name + '.coarse.png'."""
-    from ..tasks import enhance as run
-
-    img = load_input(input, opts["gray"])
-    run_task("enhance", functools.partial(run, img), [input], opts)
-
-
-@click.command()
-@click.option("--flash", "flash_path", required=True, help="The photo taken with flash.")
-@click.option("--no-flash", "noflash_path", required=True, help="The photo without flash.")
-@common_options
-@task_command
-def flash(flash_path: str, noflash_path: str, **opts: Any) -> None:
-    """Flash/no-flash: the no-flash lighting with the flash photo's detail."""
-    from ..tasks import flash_no_flash as run
-
-    f = load_input(flash_path, opts["gray"])
-    n = load_input(noflash_path, opts["gray"])
-    run_task("flash", functools.partial(run, f, n), [flash_path, noflash_path], opts)
+    fn = common_options(task_command(callback))
+    for opt in reversed((*task.inputs, *task.options)):
+        fn = _click_param(opt)(fn)
+    return click.command(task.name, help=task.summary)(fn)
 
 
 def register(group: click.Group) -> click.Group:
-    """Add the restoration subcommands to a click group.
+    """Add one subcommand per registered task to a click group.
 
     Example:
         >>> import click
-        >>> sorted(register(click.Group("deepprior")).commands)
-        ['denoise', 'enhance', 'flash', 'inpaint', 'jpeg', 'restore', 'sr']
+        >>> sorted(register(click.Group("deepprior")).commands)[:4]
+        ['deblur', 'denoise', 'enhance', 'flash']
     """
-    for cmd in (denoise, jpeg, sr, inpaint, restore, enhance, flash):
-        group.add_command(cmd)
+    from ..tasks import get_task, list_tasks
+
+    for name in list_tasks():
+        group.add_command(task_subcommand(get_task(name)))
     return group
