@@ -174,6 +174,13 @@ def run_task(
             if ref is not None:
                 summary += f" (input {ref:.2f} dB)"
         click.echo(summary, err=True)
+        if result.report.get("stop_reason"):
+            click.echo(
+                f"stopped by itself at step {result.report['iters_run']} of at most "
+                f"{result.report['settings']['iters']}: {result.report['stop_reason']} "
+                "(the output is the running average at that best step)",
+                err=True,
+            )
     if result.interrupted:
         msg = (
             f"deepprior: interrupted at step {result.report['iters_run']}; the result so far "

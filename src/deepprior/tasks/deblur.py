@@ -14,7 +14,7 @@ from ..kernels import gaussian_kernel_1d, like, separable_conv
 from ..ops import DataTerm, Operator
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
-from .presets import FAST_NET, Preset
+from .presets import FAST_NET, HOLDOUT, Preset
 from .registry import Option, Task, register_task
 
 __all__ = ["GaussianBlur", "deblur"]
@@ -53,8 +53,12 @@ class GaussianBlur(Operator):
 @register_task
 class Deblur(Task):
     name = "deblur"
+    default_preset = "auto"
     summary = "Deblurring of INPUT, blurred by a known Gaussian kernel of --sigma px."
     presets = {
+        "auto": Preset("auto", "SR-default net, at most 2000 steps; stops by itself (held-out "
+                       "pixels), output = best EMA", iters=2000, output="best", stop="holdout",
+                       stop_kwargs=HOLDOUT),
         "paper": Preset("paper", "SR-default net, 2000 steps, sigma_p=1/30", iters=2000,
                         ema=None),
         "fast": Preset("fast", "64-filter net, 1000 steps", net_kwargs=FAST_NET, iters=1000,

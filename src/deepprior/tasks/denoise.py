@@ -7,7 +7,7 @@ from typing import Any
 from ..ops import DataTerm, Identity
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
-from .presets import FAST_NET, Preset
+from .presets import AUTO_NET, FAST_NET, HOLDOUT, Preset
 from .registry import Task, register_task
 
 
@@ -20,8 +20,13 @@ def identity_problem(task: str, image: ImageLike) -> Problem:
 @register_task
 class Denoise(Task):
     name = "denoise"
+    default_preset = "auto"
     summary = "Blind denoising of INPUT (Gaussian or real noise)."
     presets = {
+        "auto": Preset(
+            "auto", "32-filter net; stops by itself (held-out pixels), output = best EMA",
+            net_kwargs=AUTO_NET, iters=3000, output="best", stop="holdout", stop_kwargs=HOLDOUT,
+        ),
         "paper": Preset(
             "paper", "SR-default net, 1800 steps, sigma_p=1/30, output = EMA (gamma 0.99)",
             iters=1800, output="ema",
@@ -39,8 +44,14 @@ class Denoise(Task):
 @register_task
 class Jpeg(Task):
     name = "jpeg"
+    default_preset = "auto"
     summary = "JPEG-artefact removal of INPUT."
     presets = {
+        "auto": Preset(
+            "auto", "the paper's JPEG net; stops by itself (held-out pixels), output = best EMA",
+            net="jpeg", input_channels=3, iters=2400, output="best", stop="holdout",
+            stop_kwargs=HOLDOUT,
+        ),
         "paper": Preset(
             "paper", "Fig. 6 net (8..128 filters, skips on levels 4-5), 3-ch z, 2400 steps, EMA",
             net="jpeg", input_channels=3, iters=2400, output="ema",

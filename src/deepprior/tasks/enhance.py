@@ -14,8 +14,13 @@ from .registry import Task, register_task
 @register_task
 class Enhance(Task):
     name = "enhance"
+    default_preset = "auto"
     summary = "Detail enhancement of INPUT; also writes OUTPUT's name + '.coarse.png'."
     presets = {
+        "auto": Preset(
+            "auto", "the paper's recipe (its early stop at 400 steps is the method)",
+            iters=400, input_noise=0.0, ema=None,
+        ),
         "paper": Preset(
             "paper", "Fig. 18: SR-default net, sigma_p=0, stopped early at 400 steps",
             iters=400, input_noise=0.0, ema=None,

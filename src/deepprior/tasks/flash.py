@@ -15,8 +15,13 @@ from .registry import Option, Task, register_task
 @register_task
 class Flash(Task):
     name = "flash"
+    default_preset = "auto"
     summary = "Flash/no-flash: the no-flash lighting with the flash photo's detail."
     presets = {
+        "auto": Preset(
+            "auto", "the paper's recipe (601 steps at LR 0.1 with z = the flash photo)",
+            input="guide", iters=601, lr=0.1, input_noise=0.0, ema=None,
+        ),
         "paper": Preset(
             "paper", "Fig. 19: z = the flash photo, LR 0.1, 601 steps, sigma_p=0",
             input="guide", iters=601, lr=0.1, input_noise=0.0, ema=None,

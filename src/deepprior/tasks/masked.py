@@ -11,7 +11,7 @@ from ..errors import DeepPriorError
 from ..ops import DataTerm, Mask, bernoulli_mask, box_mask, text_mask
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
-from .presets import FAST_NET, Preset
+from .presets import FAST_NET, HOLDOUT, Preset
 from .registry import INPUT, PRIOR, Option, Task, register_task
 
 MASK_KINDS = ("bernoulli", "text", "box")
@@ -22,6 +22,11 @@ class Inpaint(Task):
     name = "inpaint"
     summary = "Inpainting of INPUT's unknown pixels given by --mask (or a generated --mask-kind)."
     presets = {
+        "auto": Preset(
+            "auto", "SR-default net, at most 6000 steps; stops by itself (held-out known "
+            "pixels), output = best EMA", iters=6000, output="best", stop="holdout",
+            stop_kwargs={**HOLDOUT, "patience": 300},
+        ),
         "text": Preset(
             "text", "Fig. 11: SR-default net, 6000 steps (text and thin masks)", iters=6000,
             ema=None,
@@ -38,7 +43,7 @@ class Inpaint(Task):
             "fast", "64-filter net, 2000 steps", net_kwargs=FAST_NET, iters=2000, ema=None,
         ),
     }  # fmt: skip
-    default_preset = "text"
+    default_preset = "auto"
     inputs = (INPUT, Option("mask", "Mask file: white (non-zero) = known, black = fill.",
                             kind="mask"))  # fmt: skip
     options = (
@@ -55,10 +60,16 @@ class Inpaint(Task):
 @register_task
 class Restore(Task):
     name = "restore"
+    default_preset = "auto"
     summary = (
         "Restoration of INPUT from a fraction of its pixels (--mask, or --keep 0.5 to simulate)."
     )
     presets = {
+        "auto": Preset(
+            "auto", "Table 3 net and LR, at most 11000 steps; stops by itself (held-out known "
+            "pixels), output = best EMA", iters=11000, lr=0.001, output="best", stop="holdout",
+            stop_kwargs={**HOLDOUT, "patience": 500},
+        ),
         "paper": Preset(
             "paper", "Table 3: SR-default net, 11000 steps, LR 0.001 (50% random pixels)",
             iters=11000, lr=0.001, ema=None,

@@ -17,6 +17,13 @@ from ..fit import Schedule
 OUTPUTS = ("last", "ema", "best")
 #: The lighter generator of the ``fast`` presets: 64 filters per level, 4 skip channels.
 FAST_NET: dict[str, Any] = {"n_d": [64, 64, 64, 64, 64], "n_s": 4}
+#: The generator of the ``auto`` denoisers: 32 filters per level. As good as 64 or 128
+#: filters at the best iterate on the crops measured (benchmarks/results/auto_design), at a
+#: fraction of the time.
+AUTO_NET: dict[str, Any] = {"n_d": [32, 32, 32, 32, 32], "n_s": 4}
+#: The stopping rule of the ``auto`` presets: 5 % of the observed pixels held out of the fit;
+#: stop 200 steps after their loss (on the EMA) last reached a new minimum, keep that EMA.
+HOLDOUT: dict[str, Any] = {"fraction": 0.05, "patience": 200, "every": 10, "min_steps": 200}
 #: Fields excluded from :meth:`Preset.to_dict` (bookkeeping, not settings).
 _BOOKKEEPING = ("overrides",)
 
@@ -35,6 +42,7 @@ class Preset:
         iters, lr, input_noise, ema, backtrack_db: see :class:`deepprior.fit.Schedule`.
         output: which image the task returns: ``last`` (the final iterate), ``ema`` or
             ``best`` (the stopping rule's best image; else the EMA, else the last iterate).
+        lr_schedule: ``constant`` or ``cosine`` (see :class:`deepprior.fit.Schedule`).
         stop, stop_kwargs: a stopping rule (:func:`deepprior.stopping.make_stopper`) and
             its settings; ``None``: run all ``iters`` steps.
         overrides: the fields a user set (so that a user's ``lr`` always wins).
@@ -54,6 +62,7 @@ class Preset:
     output: str = "last"
     stop: str | None = None
     stop_kwargs: dict[str, Any] = field(default_factory=dict)
+    lr_schedule: str = "constant"
     overrides: tuple[str, ...] = field(default=(), compare=False)
 
     def with_overrides(self, **overrides: Any) -> Preset:
@@ -72,6 +81,7 @@ class Preset:
         return Schedule(
             iters=self.iters, lr=self.lr, input_noise=self.input_noise, ema=self.ema,
             backtrack_db=self.backtrack_db, check_every=1 if on_cpu else 10,
+            lr_schedule=self.lr_schedule,
         )  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from ..errors import DeepPriorError
 from ..ops import LANCZOS2_FACTORS, DataTerm, Downsample, upscale
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
-from .presets import FAST_NET, Preset
+from .presets import FAST_NET, HOLDOUT, Preset
 from .registry import PRIOR, Option, Task, register_task
 
 #: The SR factors: those of the Lanczos2 operator.
@@ -19,8 +19,14 @@ SR_FACTORS = LANCZOS2_FACTORS
 @register_task
 class SuperResolution(Task):
     name = "sr"
+    default_preset = "auto"
     summary = "Super-resolution of the low-resolution INPUT by --factor."
     presets = {
+        "auto": Preset(
+            "auto", "SR-default net, at most the paper's 2000 steps; stops by itself "
+            "(held-out LR pixels), output = best EMA", iters=2000, output="best",
+            stop="holdout", stop_kwargs={**HOLDOUT, "patience": 300},
+        ),
         "paper": Preset(
             "paper", "SR-default net, 2000 steps, sigma_p=1/30 (x8: 4000 steps, sigma_p=1/20)",
             iters=2000, ema=None,
@@ -35,9 +41,9 @@ class SuperResolution(Task):
     )
 
     def preset(self, name: str | None = None, *, factor: int | None = None, **_: Any) -> Preset:
-        """The x8 paper preset uses 4000 steps and sigma_p = 1/20 (the paper's x8 setting)."""
+        """The x8 paper and auto presets use 4000 steps and sigma_p = 1/20 (the paper's x8)."""
         preset = super().preset(name)
-        if preset.name == "paper" and factor == 8:
+        if preset.name in ("paper", "auto") and factor == 8:
             preset = replace(preset, iters=4000, input_noise=1 / 20)
         return preset
 

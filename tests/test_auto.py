@@ -1,0 +1,82 @@
+"""The auto presets: the default of every restoration task, stopping by themselves."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import deepprior
+from deepprior.metrics import psnr
+from deepprior.ops import add_gaussian_noise
+from deepprior.tasks.registry import get_task
+
+from .conftest import DATA
+
+
+@pytest.fixture
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def test_auto_is_the_default_of_every_task():
+    for name in deepprior.list_tasks():
+        task = get_task(name)
+        assert task.default_preset == "auto", name
+        assert "paper" in task.presets or name == "inpaint", name  # kept for reproduction
+
+
+def test_auto_denoiser_stops_by_itself_and_beats_its_input(one_thread):
+    from skimage import data
+
+    clean = torch.from_numpy(data.astronaut()[40:104, 200:264].copy()).permute(2, 0, 1)
+    clean = clean.float() / 255
+    noisy = add_gaussian_noise(clean, 25 / 255, seed=0)
+    res = deepprior.denoise(noisy, gt=clean, progress=False)
+    rep = res.report
+    assert rep["preset"]["name"] == "auto"
+    assert rep["stop_reason"] and "no improvement" in rep["stop_reason"]
+    assert rep["iters_run"] < rep["settings"]["iters"]  # it stopped before its cap
+    assert psnr(res.image, clean) > psnr(noisy, clean) + 3
+    # The returned image is the best EMA the rule saw, not the last iterate.
+    assert psnr(res.image, clean) > psnr(res.last, clean)
+
+
+def test_paper_preset_is_unchanged():
+    p = get_task("denoise").preset("paper")
+    assert (p.iters, p.lr, p.output, p.stop, p.net_kwargs) == (1800, 0.01, "ema", None, {})
+    sr8 = get_task("sr").preset("paper", factor=8)
+    assert (sr8.iters, sr8.input_noise) == (4000, 1 / 20)
+
+
+def test_bench_auto_quick_and_curves(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from deepprior.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    base = ["bench", "denoise", "--quick", "--only", "image_House256rgb", "--iters", "20",
+            "--no-baselines", "-q", "--device", "cpu", "--data-dir", str(DATA)]  # fmt: skip
+    for extra in ([], ["--preset", "auto"]):
+        res = runner.invoke(cli, [*base, *extra], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+    out = tmp_path / "benchmarks/results/quick/denoise-CBM3D9-sigma25-auto"
+    rec = json.loads((out / "image_House256rgb.json").read_text())
+    fit = rec["fits"]["dip"]
+    assert fit["preset"]["name"] == "auto"
+    assert len(fit["curve"]["step"]) == 2  # PSNR every 10 of the 20 steps
+    assert fit["oracle"]["psnr"] == max(fit["curve"]["psnr_ema"])
+    res = runner.invoke(cli, ["bench", "curves", "denoise", "--quick"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    table = (out / "comparison.md").read_text()
+    row = next(line for line in table.splitlines() if line.startswith("| image_House256rgb"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[1]) == pytest.approx(rec["metrics"]["dip"]["psnr"], abs=0.01)
+    assert np.isfinite(float(cells[-1]))  # the time ratio
+    assert (out / "curves.png").stat().st_size > 1000
