@@ -47,6 +47,7 @@ LABELS: dict[str, str] = {
     "telea": "Telea",
     "navier_stokes": "Navier-Stokes",
     "biharmonic": "biharmonic",
+    "zs_n2n": "ZS-N2N",
     "input": "input",
 }
 
