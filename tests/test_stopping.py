@@ -145,3 +145,31 @@ def test_cosine_schedule_decays_to_the_final_rate():
 def test_unknown_rule_is_a_clear_error():
     with pytest.raises(DeepPriorError, match="unknown stopping rule 'nope'"):
         make_stopper("nope")
+
+
+class _InterruptAt(Callback):
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_step(self, info: StepInfo) -> None:
+        if info.step == self.at:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_fit_keeps_the_whole_psnr_curve_and_the_rule_state():
+    from deepprior.callbacks import GroundTruth
+
+    clean, noisy, _ = _scene()
+
+    def run(callbacks, resume=None):
+        torch.manual_seed(0)
+        net = create_net("skip", 4, 3, n_d=[8, 8], n_s=2, depth=2)
+        z = noise_input(4, (64, 64), generator=torch.Generator().manual_seed(0))
+        return fit(net, z, DataTerm(noisy[0]), Schedule(iters=30, lr=0.05),
+                   callbacks=callbacks, resume=resume)  # fmt: skip
+
+    first = run([GroundTruth(clean, every=10), _InterruptAt(20)])
+    assert first.interrupted and first.history["psnr_step"] == [10, 20]
+    whole = run([GroundTruth(clean, every=10)], resume=first.state())
+    assert whole.history["psnr_step"] == [10, 20, 30]
+    assert whole.history["psnr"][:2] == first.history["psnr"]

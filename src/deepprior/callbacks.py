@@ -111,9 +111,12 @@ class GroundTruth(Callback):
         self.values_ema: list[float] = []
         self.last: float | None = None
         self.last_ema: float | None = None
+        self._resumed = False
+        self._offset = 0.0  # a resumed fit's clock restarts: its curve goes on from here
 
     def on_start(self, schedule: Schedule) -> None:
-        self.steps, self.seconds, self.values, self.values_ema = [], [], [], []
+        if not self._resumed:
+            self.steps, self.seconds, self.values, self.values_ema = [], [], [], []
 
     def _view(self, x: torch.Tensor) -> torch.Tensor:
         x = x.mean(0, keepdim=True) if x.shape[0] > 1 else x  # restarts: their average
@@ -123,11 +126,21 @@ class GroundTruth(Callback):
         gt = self.gt.to(info.output.device)
         self.last = psnr(self._view(info.output), gt)
         self.steps.append(info.step)
-        self.seconds.append(round(info.elapsed, 3))
+        self.seconds.append(round(self._offset + info.elapsed, 3))
         self.values.append(self.last)
         if info.ema is not None:
             self.last_ema = psnr(self._view(info.ema), gt)
             self.values_ema.append(self.last_ema)
+
+    def state_dict(self) -> dict:
+        """The curve so far, saved with a fit's state so a resumed fit keeps all of it."""
+        return {"steps": self.steps, "seconds": self.seconds, "values": self.values,
+                "values_ema": self.values_ema}  # fmt: skip
+
+    def load_state_dict(self, state: dict) -> None:
+        self.steps, self.seconds = list(state["steps"]), list(state["seconds"])
+        self.values, self.values_ema = list(state["values"]), list(state["values_ema"])
+        self._resumed, self._offset = True, (self.seconds[-1] if self.seconds else 0.0)
 
     def on_end(self, result: FitResult) -> None:
         result.history["psnr_step"] = self.steps

@@ -29,6 +29,11 @@ def _output_method(record: dict[str, Any]) -> str:
     return "dip_ema" if "dip_ema" in metrics else "dip"
 
 
+def _device(fit: dict[str, Any]) -> str:
+    """``cpu float32``: where a fit ran; seconds compare only on the same device and dtype."""
+    return f"{fit.get('device')} {fit.get('dtype')}"
+
+
 def compare_rows(
     paper: Sequence[dict[str, Any]], other: Sequence[dict[str, Any]], metric: str
 ) -> list[dict[str, Any]]:
@@ -51,8 +56,8 @@ def compare_rows(
             "stop": fit.get("iters_run"), "best_step": fit.get("best_step"),
             "paper_s": p_sec, "auto_s": a_sec,
             "ratio": (a_sec / p_sec) if (a_sec and p_sec) else None,
-            "paper_device": (p.get("fits", {}).get("dip") or {}).get("device"),
-            "auto_device": fit.get("device"),
+            "paper_device": _device(p.get("fits", {}).get("dip") or {}),
+            "auto_device": _device(fit),
         })  # fmt: skip
     return rows
 
@@ -83,10 +88,12 @@ def render_comparison(rows: Sequence[dict[str, Any]], title: str, metric: str, p
             f"| {_f(mean('gap'))} | | | {_f(mean('auto_s'), 0)} | {_f(mean('paper_s'), 0)} "
             f"| {_f(mean('ratio'), 3)} |"
         )
-        devices = sorted({str(r[k]) for r in rows for k in ("paper_device", "auto_device")})
-        lines += ["", f"Devices: {', '.join(devices)}. The stop gap is the best PSNR on the "
-                  "fit's curve (measured every 10 steps) minus the PSNR of the image returned; "
-                  "seconds are each fit's wall time as recorded."]  # fmt: skip
+        devices = sorted({f"{r['paper_device']} (paper), {r['auto_device']} ({preset})"
+                          for r in rows})  # fmt: skip
+        lines += ["", f"Devices: {'; '.join(devices)}. The time ratio compares like with like "
+                  "only when both ran on the same machine and dtype. The stop gap is the best "
+                  "PSNR on the fit's curve (measured every 10 steps) minus the PSNR of the image "
+                  "returned; seconds are each fit's wall time as recorded."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -107,7 +114,12 @@ def plot_curves(
         for rec, label, style in ((by_name.get(r["image"]), "paper", "-"), (r, preset, "-")):
             fit = (rec or {}).get("fits", {}).get("dip") or {}
             curve = fit.get("curve")
-            if not curve or not curve.get("seconds"):
+            if rec and (not curve or not curve.get("seconds")):  # a record without a curve
+                value = rec["metrics"].get(_output_method(rec), {}).get("psnr")
+                if value is not None:
+                    ax.plot(
+                        rec["seconds_per_method"].get("dip"), value, "s", label=f"{label} (end)"
+                    )
                 continue
             key = "psnr_ema" if "psnr_ema" in curve else "psnr"
             line = ax.plot(curve["seconds"], curve[key], style, label=f"{label} ({key})")[0]
