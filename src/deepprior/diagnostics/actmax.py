@@ -8,23 +8,26 @@ optimises the pixels with a total-variation penalty.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from ..errors import DeepPriorError
-from ..fit import Callback
 from .classes import class_name, resolve_class
-from .common import DiagnosticResult, fit_image
+from .common import DiagnosticFit, DiagnosticResult, FitOptions, fit_diagnostic
 from .features import Backbone, FeatureExtractor
+
+if TYPE_CHECKING:  # typing.Unpack needs Python 3.11
+    from typing_extensions import Unpack
 
 __all__ = ["ActTarget", "Activation", "activation_maximization", "parse_channel", "ACTMAX_PRESET"]
 
 # Paper §4 / SPEC §3, activation maximisation.
 ACTMAX_PRESET: dict[str, Any] = {"net": "actmax", "iters": 3100, "lr": 0.001, "input_noise": 0.03}
+# What :func:`activation_maximization` fits with unless told otherwise.
+_DEFAULTS: dict[str, Any] = {**ACTMAX_PRESET, "pixel_lr": 0.05, "tv_weight": 1.0}
 
 
 @dataclass
@@ -68,56 +71,20 @@ class Activation(nn.Module):
         return -self.activation(x)
 
 
-def activation_maximization(
-    backbone: Backbone,
-    *,
-    cls: str | int | None = None,
-    channel: str | None = None,
-    prior: str = "dip",
-    size: int | None = None,
-    iters: int = ACTMAX_PRESET["iters"],
-    lr: float = ACTMAX_PRESET["lr"],
-    input_noise: float = ACTMAX_PRESET["input_noise"],
-    pixel_lr: float = 0.05,
-    tv_weight: float = 1.0,
-    net: str = ACTMAX_PRESET["net"],
-    net_kwargs: dict[str, Any] | None = None,
-    seed: int = 0,
-    callbacks: Sequence[Callback] = (),
-    device: str | torch.device = "cpu",
-) -> DiagnosticResult:
-    """Find an image that excites a class logit or a feature map's centre.
-
-    Args:
-        backbone: the classifier (:func:`load_backbone`).
-        cls: a class index or ImageNet name (maximises its logit); or
-        channel: ``"LAYER:K"``: maximises the centre of feature map K of LAYER.
-        prior: ``dip`` (the generator) or ``tv`` (pixels + ``tv_weight`` * TV); ``none`` too.
-        size: side of the square image (default: the classifier's input size).
-        iters, lr, input_noise: the generator's schedule (the paper: 3100, 0.001, 0.03).
-        pixel_lr: learning rate of the pixel baselines.
-        net, net_kwargs: the generator (default: the paper's ``actmax`` net).
-        seed: seeds the weights, ``z`` and the input noise.
-        callbacks, device: as for :func:`deepprior.fit.fit`.
-
-    Returns:
-        A :class:`DiagnosticResult`; its report holds the target, the activation at the start
-        and at the end, and the classifier's top-1 class of the result.
-
-    Example:
-        >>> bb = load_backbone("efficientnet-lite0")  # doctest: +SKIP
-        >>> res = activation_maximization(bb, cls="black swan", size=128, iters=100, lr=0.01)
-        ... # doctest: +SKIP
-    """
+def _target(backbone: Backbone, cls: str | int | None, channel: str | None) -> ActTarget:
+    """The target of ``--class`` or ``--channel`` (exactly one of them)."""
     if (cls is None) == (channel is None):
         raise DeepPriorError("give either --class C or --channel LAYER:K")
     if cls is not None:
-        target = ActTarget(backbone.logits, resolve_class(cls, backbone.num_classes), "class")
-    else:
-        layer, k = parse_channel(channel)  # type: ignore[arg-type]
-        target = ActTarget(layer, k, "channel")
-    phi = FeatureExtractor(backbone, target.layer).to(device)
-    size = backbone.side(size)
+        return ActTarget(backbone.logits, resolve_class(cls, backbone.num_classes), "class")
+    layer, k = parse_channel(channel)  # type: ignore[arg-type]
+    return ActTarget(layer, k, "channel")
+
+
+def _check_index(
+    phi: FeatureExtractor, target: ActTarget, backbone: Backbone, size: int, device: Any
+) -> None:
+    """Run the layer once at ``size`` and check that ``target.index`` is one of its channels."""
     with torch.no_grad():  # learn the layer's shape (and check that it runs at this size)
         probe = phi(torch.full((1, 3, size, size), 0.5, device=device))
     n_ch = probe.shape[1]
@@ -128,17 +95,71 @@ def activation_maximization(
             f"channel {target.index} is out of range; layer {target.layer} of {backbone.name} "
             f"has channels 0..{n_ch - 1}"
         )
-    term = Activation(phi, target.index)
-    img, fr, settings, start = fit_image(
-        term, size, prior=prior, net=net, net_kwargs=net_kwargs, iters=iters, lr=lr,
-        pixel_lr=pixel_lr, input_noise=input_noise, seed=seed, callbacks=callbacks,
-        device=device, tv_weight=tv_weight,
-    )  # fmt: skip
+
+
+def _measure(
+    term: Activation, fd: DiagnosticFit, target: ActTarget, num_classes: int, device: Any
+) -> dict[str, Any]:
+    """The activation at the start and at the end, and the classifier's top-1 of the result."""
     with torch.no_grad():
-        act0 = float(term.activation(start[None].to(device)))
-        act1 = float(term.activation(img[None].to(device)))
-        p = phi.logits(img[None].to(device)).softmax(-1)[0]
+        act0 = float(term.activation(fd.start[None].to(device)))
+        act1 = float(term.activation(fd.image[None].to(device)))
+        p = term.phi.logits(fd.image[None].to(device)).softmax(-1)[0]
     top1 = int(p.argmax())
+    out: dict[str, Any] = {
+        "initial_activation": act0,
+        "final_activation": act1,
+        "top1": top1,
+        "top1_name": class_name(top1, num_classes),
+        "top1_prob": float(p[top1]),
+    }
+    if target.kind == "class":
+        out["target_prob"] = float(p[target.index])
+    return out
+
+
+def activation_maximization(
+    backbone: Backbone,
+    *,
+    cls: str | int | None = None,
+    channel: str | None = None,
+    prior: str = "dip",
+    size: int | None = None,
+    device: str | torch.device = "cpu",
+    **options: Unpack[FitOptions],
+) -> DiagnosticResult:
+    """Find an image that excites a class logit or a feature map's centre.
+
+    Args:
+        backbone: the classifier (:func:`load_backbone`).
+        cls: a class index or ImageNet name (maximises its logit); or
+        channel: ``"LAYER:K"``: maximises the centre of feature map K of LAYER.
+        prior: ``dip`` (the generator) or ``tv`` (pixels + ``tv_weight`` * TV); ``none`` too.
+        size: side of the square image (default: the classifier's input size).
+        device: as for :func:`deepprior.fit.fit`.
+        options: the :class:`~deepprior.diagnostics.common.FitOptions`:
+            ``iters``, ``lr``, ``input_noise``: the generator's schedule (default: the
+            paper's 3100, 0.001, 0.03); ``pixel_lr``: learning rate of the pixel baselines
+            (default 0.05); ``tv_weight``: weight of the TV penalty (default 1.0); ``net``,
+            ``net_kwargs``: the generator (default: the paper's ``actmax`` net); ``seed``:
+            seeds the weights, ``z`` and the input noise (default 0); ``callbacks``: as for
+            :func:`deepprior.fit.fit`.
+
+    Returns:
+        A :class:`DiagnosticResult`; its report holds the target, the activation at the start
+        and at the end, and the classifier's top-1 class of the result.
+
+    Example:
+        >>> bb = load_backbone("efficientnet-lite0")  # doctest: +SKIP
+        >>> res = activation_maximization(bb, cls="black swan", size=128, iters=100, lr=0.01)
+        ... # doctest: +SKIP
+    """
+    target = _target(backbone, cls, channel)
+    phi = FeatureExtractor(backbone, target.layer).to(device)
+    size = backbone.side(size)
+    _check_index(phi, target, backbone, size, device)
+    term = Activation(phi, target.index)
+    fd = fit_diagnostic(term, size, prior, device=device, defaults=_DEFAULTS, **options)
     report: dict[str, Any] = {
         "what": "activation maximisation",
         "net": backbone.name,
@@ -146,20 +167,7 @@ def activation_maximization(
         "layer": target.layer,
         "index": target.index,
         "description": target.describe(backbone.num_classes),
-        "prior": prior,
-        "size": size,
-        "seed": seed,
-        **settings,
-        "iters_run": fr.iters_run,
-        "interrupted": fr.interrupted,
-        "seconds": round(fr.seconds, 3),
-        "initial_activation": act0,
-        "final_activation": act1,
-        "top1": top1,
-        "top1_name": class_name(top1, backbone.num_classes),
-        "top1_prob": float(p[top1]),
+        **fd.report,
+        **_measure(term, fd, target, backbone.num_classes, device),
     }
-    if target.kind == "class":
-        report["target_prob"] = float(p[target.index])
-    return DiagnosticResult(image=img, history=fr.history, report=report,
-                            interrupted=fr.interrupted)  # fmt: skip
+    return fd.result(report)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import numpy as np
 import torch
@@ -13,12 +13,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DeepPriorError
-from ..fit import Callback, Schedule, fit
+from ..fit import Callback, FitResult, Schedule, fit
 from ..nets import create_net, noise_input
 from ..ops.priors import with_tv
 from ..plan import PRIORS, build_generator, centre_crop
 
-__all__ = ["DiagnosticResult", "prepare_image", "fit_image", "labelled_grid", "DIAG_PRIORS"]
+if TYPE_CHECKING:  # typing.Unpack needs Python 3.11
+    from typing_extensions import Unpack
+
+__all__ = [
+    "DiagnosticResult", "FitOptions", "prepare_image", "fit_image", "fit_diagnostic",
+    "labelled_grid", "DIAG_PRIORS",
+]  # fmt: skip
 
 DIAG_PRIORS = PRIORS
 
@@ -125,6 +131,80 @@ def fit_image(
     fr = fit(g, z, term, schedule, crop=crop, callbacks=callbacks, device=device, seed=seed)
     settings.update(iters=iters, tv_weight=weight)
     return fr.image[0].clamp(0, 1), fr, settings, start[0].clamp(0, 1)
+
+
+class FitOptions(TypedDict, total=False):
+    """The keyword options of :func:`fit_image` that a diagnostic passes through unchanged."""
+
+    iters: int
+    lr: float
+    input_noise: float
+    pixel_lr: float
+    tv_weight: float
+    net: str
+    net_kwargs: dict[str, Any] | None
+    seed: int
+    callbacks: Sequence[Callback]
+
+
+@dataclass
+class DiagnosticFit:
+    """A diagnostic's fit: the result, the starting image, the run and the report's fit part.
+
+    Attributes:
+        image: the result, (3, size, size) in [0, 1].
+        start: the starting image (the untrained generator's output, or the initial pixels).
+        run: the :class:`~deepprior.fit.FitResult` (history, steps run, Ctrl-C).
+        report: ``prior``, ``size``, ``seed``, the fit's settings, ``iters_run``,
+            ``interrupted`` and ``seconds``, in that order.
+    """
+
+    image: torch.Tensor
+    start: torch.Tensor
+    run: FitResult
+    report: dict[str, Any]
+
+    def result(self, report: dict[str, Any]) -> DiagnosticResult:
+        """The :class:`DiagnosticResult` of this fit with the diagnostic's full ``report``."""
+        return DiagnosticResult(image=self.image, history=self.run.history, report=report,
+                                interrupted=self.run.interrupted)  # fmt: skip
+
+
+def fit_diagnostic(
+    data_term: nn.Module,
+    size: int,
+    prior: str,
+    *,
+    device: str | torch.device,
+    defaults: dict[str, Any],
+    **options: Unpack[FitOptions],
+) -> DiagnosticFit:
+    """Run :func:`fit_image` with a diagnostic's ``defaults`` overridden by ``options``.
+
+    Shared by the pre-image and the activation maximisation, so that both take the same fit
+    options and report them alike.
+
+    Args:
+        data_term: the energy to minimise.
+        size: side of the square image.
+        prior: ``dip``, ``tv`` or ``none``.
+        device: where to fit.
+        defaults: the diagnostic's own defaults (e.g. its generator and TV weight).
+        options: :class:`FitOptions` given by the caller.
+
+    Returns:
+        A :class:`DiagnosticFit`.
+
+    Example:
+        >>> fd = fit_diagnostic(term, 64, "tv", device="cpu", defaults={}, iters=10)
+        ... # doctest: +SKIP
+    """
+    opts: dict[str, Any] = {**defaults, **options}
+    img, fr, settings, start = fit_image(data_term, size, prior=prior, device=device, **opts)
+    report = {"prior": prior, "size": size, "seed": opts.get("seed", 0), **settings,
+              "iters_run": fr.iters_run, "interrupted": fr.interrupted,
+              "seconds": round(fr.seconds, 3)}  # fmt: skip
+    return DiagnosticFit(image=img, start=start, run=fr, report=report)
 
 
 def labelled_grid(

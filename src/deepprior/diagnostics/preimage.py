@@ -8,20 +8,23 @@ or with nothing (``none``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from ..fit import Callback
-from .common import DiagnosticResult, fit_image, prepare_image
+from .common import DiagnosticResult, FitOptions, fit_diagnostic, prepare_image
 from .features import FeatureExtractor
+
+if TYPE_CHECKING:  # typing.Unpack needs Python 3.11
+    from typing_extensions import Unpack
 
 __all__ = ["FeatureMatch", "invert", "PREIMAGE_PRESET"]
 
 # Paper §4 / SPEC §3, natural pre-image (AlexNet; VGG used 10000 steps).
 PREIMAGE_PRESET: dict[str, Any] = {"net": "preimage", "iters": 3100, "lr": 0.001}
+# What :func:`invert` fits with unless told otherwise.
+_DEFAULTS: dict[str, Any] = {**PREIMAGE_PRESET, "pixel_lr": 0.05, "tv_weight": 0.05}
 
 
 class FeatureMatch(nn.Module):
@@ -55,15 +58,8 @@ def invert(
     *,
     prior: str = "dip",
     size: int | None = None,
-    iters: int = PREIMAGE_PRESET["iters"],
-    lr: float = PREIMAGE_PRESET["lr"],
-    pixel_lr: float = 0.05,
-    tv_weight: float = 0.05,
-    net: str = PREIMAGE_PRESET["net"],
-    net_kwargs: dict[str, Any] | None = None,
-    seed: int = 0,
-    callbacks: Sequence[Callback] = (),
     device: str | torch.device = "cpu",
+    **options: Unpack[FitOptions],
 ) -> DiagnosticResult:
     """Reconstruct an image from its features at one layer (a natural pre-image).
 
@@ -72,13 +68,14 @@ def invert(
         phi: the classifier cut at the layer to invert (:func:`load_extractor`).
         prior: ``dip`` (the generator), ``tv`` (pixels + ``tv_weight`` * TV) or ``none``.
         size: side of the square image (default: the classifier's input size).
-        iters, lr: Adam steps and learning rate of the generator (the paper: 3100, 0.001).
-        pixel_lr: learning rate when the pixels are optimised directly (``tv``/``none``).
-        tv_weight: weight of the TV penalty of the ``tv`` prior.
-        net, net_kwargs: the generator (default: the paper's ``preimage`` net).
-        seed: seeds the generator's weights and ``z``.
-        callbacks: callbacks of the fitting loop (e.g. a progress bar).
         device: where to fit.
+        options: the :class:`~deepprior.diagnostics.common.FitOptions`:
+            ``iters``, ``lr``: Adam steps and learning rate of the generator (default: the
+            paper's 3100, 0.001); ``pixel_lr``: learning rate when the pixels are optimised
+            directly (``tv``/``none``, default 0.05); ``tv_weight``: weight of the TV penalty
+            of the ``tv`` prior (default 0.05); ``net``, ``net_kwargs``: the generator
+            (default: the paper's ``preimage`` net); ``seed``: seeds the generator's weights
+            and ``z`` (default 0); ``callbacks``: of the fitting loop (e.g. a progress bar).
 
     Returns:
         A :class:`DiagnosticResult`; its report holds ``initial_loss``, ``final_loss`` (the
@@ -97,32 +94,22 @@ def invert(
     with torch.no_grad():
         target = phi(x0[None].to(device))
     term = FeatureMatch(phi, target)
-    img, fr, settings, start = fit_image(
-        term, size, prior=prior, net=net, net_kwargs=net_kwargs, iters=iters, lr=lr,
-        pixel_lr=pixel_lr, seed=seed, callbacks=callbacks, device=device, tv_weight=tv_weight,
-    )  # fmt: skip
+    fd = fit_diagnostic(term, size, prior, device=device, defaults=_DEFAULTS, **options)
     with torch.no_grad():  # the feature term alone, at the start and for the result
-        initial = float(term.feature_loss(start[None].to(device)))
-        final = float(term.feature_loss(img[None].to(device)))
+        initial = float(term.feature_loss(fd.start[None].to(device)))
+        final = float(term.feature_loss(fd.image[None].to(device)))
     report: dict[str, Any] = {
         "what": "pre-image",
         "net": phi.name,
         "layer": phi.layer,
-        "prior": prior,
-        "size": size,
-        "seed": seed,
-        **settings,
-        "iters_run": fr.iters_run,
-        "interrupted": fr.interrupted,
-        "seconds": round(fr.seconds, 3),
+        **fd.report,
         "initial_loss": initial,
         "final_loss": final,
         "reduction": initial / max(final, 1e-12),
     }
     try:
         report["top1_original"] = _top1(phi, x0)
-        report["top1_preimage"] = _top1(phi, img)
+        report["top1_preimage"] = _top1(phi, fd.image)
     except Exception:  # a TorchScript backbone whose output is not class logits
         pass
-    return DiagnosticResult(image=img, history=fr.history, report=report,
-                            interrupted=fr.interrupted)  # fmt: skip
+    return fd.result(report)
