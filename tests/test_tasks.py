@@ -113,7 +113,7 @@ def test_inpaint_with_a_mask_file_values(photo, tiny):
 def test_inpaint_generated_masks(photo, tiny, kind):
     res = deepprior.inpaint(photo, mask_kind=kind, iters=200, **tiny)
     assert res.metrics["psnr"] > res.metrics["psnr_input"] + 5
-    expected = "holes" if kind == "box" else "text"
+    expected = "holes" if kind == "box" else "auto"
     assert res.report["preset"]["name"] == expected
 
 

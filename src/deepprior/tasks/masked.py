@@ -156,7 +156,7 @@ def inpaint(
     ``mask_kind`` (``bernoulli``, ``text``, ``box``) to damage a clean ``image`` with a
     generated mask: then the clean image is the ground truth, and ``extras`` holds the
     ``masked`` input and the ``mask``. The default preset follows the mask: ``holes`` for
-    a box, ``text`` otherwise.
+    a box, ``auto`` (the ``text`` recipe that stops by itself) otherwise.
     """
     if (mask is None) == (mask_kind is None):
         raise DeepPriorError("give either a mask or a mask_kind (exactly one)", param="mask")
