@@ -257,7 +257,7 @@ def test_actmax_reaches_the_class(group, classify, tmp_path):
         "--size",
         str(SIZE),
         "--iters",
-        "60",
+        "100",
         "--lr",
         "0.01",
         "--report",
