@@ -469,7 +469,7 @@ def test_run_tables_script_resumes_reports_and_archives(tmp_path):
 def test_run_tables_time_budget_keeps_the_fit_state(tmp_path):
     script = Path(__file__).resolve().parents[1] / "benchmarks" / "run_tables.sh"
     env = {"PATH": "/usr/bin:/bin", "DEEPPRIOR": str(Path(sys.executable).parent / "deepprior")}
-    cmd = ["bash", str(script), "-d", "cpu", "-t", "8", "-S", "-r", str(tmp_path / "res"),
+    cmd = ["bash", str(script), "-d", "cpu", "-t", "25", "-S", "-r", str(tmp_path / "res"),
            "-D", str(DATA), "-a", str(tmp_path / "res.tgz"), "-x",
            "--quick --limit 1 --no-baselines --iters 1000000", "sr:Set5:4", "holes"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)

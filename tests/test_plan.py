@@ -26,7 +26,7 @@ def one_thread():
 def test_solve_with_an_operator_equals_the_task_bit_for_bit():
     # The generic entry point and the SR task build the same plan: the same bits.
     y = torch.rand(3, 12, 12, generator=torch.Generator().manual_seed(1))
-    a = deepprior.sr(y, 4, **KW).image
+    a = deepprior.sr(y, 4, preset="paper", **KW).image
     b = deepprior.solve(y, operator=Downsample(4), preset="paper", task="sr", **KW).image
     assert a.shape == (3, 48, 48)
     assert torch.equal(a, b)
@@ -35,7 +35,7 @@ def test_solve_with_an_operator_equals_the_task_bit_for_bit():
 def test_masked_tasks_use_the_mask_operator_bit_for_bit():
     x = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(2))
     m = bernoulli_mask((32, 32), 0.5, seed=0)
-    a = deepprior.inpaint(x * m, m, **KW).image
+    a = deepprior.inpaint(x * m, m, preset="text", **KW).image
     b = deepprior.solve(x * m, operator=Mask(m), preset="text", task="inpaint", **KW).image
     assert torch.equal(a, b)
 
@@ -87,7 +87,7 @@ def test_stopping_rule_and_best_output():
     assert rep["stop_reason"] is None or rep["iters_run"] < 40
     if rep["best_step"] < rep["iters_run"]:
         assert not torch.equal(res.image, res.last)  # the best image, not the last iterate
-    plain = deepprior.denoise(y, **KW)
+    plain = deepprior.denoise(y, preset="paper", **KW)
     assert plain.report["stop_reason"] is None and plain.report["best_step"] is None
 
 
