@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -34,7 +35,7 @@ from .fit import Callback, FitResult, Schedule, StepInfo
 __all__ = ["HoldoutStop", "VarianceStop", "StoppingRule", "make_stopper", "list_stoppers"]
 
 
-class StoppingRule(Callback):
+class StoppingRule(Callback, ABC):
     """A callback that may end the fit early and keeps the output it judged best.
 
     Subclasses implement :meth:`score` (lower is better) from a step's outputs. The rule
@@ -74,8 +75,9 @@ class StoppingRule(Callback):
         """The data term to fit with (a rule may hold data back from it); default: as is."""
         return data_term
 
-    def score(self, image: torch.Tensor, info: StepInfo) -> float | None:  # pragma: no cover
-        raise NotImplementedError
+    @abstractmethod
+    def score(self, image: torch.Tensor, info: StepInfo) -> float | None:
+        """The rule's score of ``image`` at this step (lower is better; None: not yet)."""
 
     def _image(self, info: StepInfo) -> torch.Tensor:
         x = info.ema if (self.use == "ema" and info.ema is not None) else info.output

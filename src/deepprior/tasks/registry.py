@@ -8,6 +8,7 @@ folder, so the task shows in :func:`list_tasks` and as a ``deepprior`` subcomman
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
@@ -59,7 +60,7 @@ PRIOR = Option(
 )  # fmt: skip
 
 
-class Task:
+class Task(ABC):
     """A restoration task. Subclasses set the class attributes and implement :meth:`run`.
 
     Attributes:
@@ -89,9 +90,9 @@ class Task:
                 f"{', '.join(self.presets)}", param="preset",
             ) from None  # fmt: skip
 
-    def run(self, *images: Any, **kw: Any) -> Any:  # pragma: no cover - abstract
+    @abstractmethod
+    def run(self, *images: Any, **kw: Any) -> Any:
         """Restore: the images of :attr:`inputs`, then options and common keywords."""
-        raise NotImplementedError
 
 
 _TASKS: dict[str, Task] = {}

@@ -3,6 +3,7 @@ text inpainting of kate (Fig. 11) and large holes in vase and library (Fig. 10).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,13 +18,13 @@ if TYPE_CHECKING:
     from .runner import _Runner
 
 
-class _MaskedTable(Table):
+class _MaskedTable(Table, ABC):
     """A table whose input is the clean image times a mask (1 = known): DIP, the inpainting
     baselines and TV prior."""
 
+    @abstractmethod
     def inputs(self, item: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """The clean image and the mask of one image, as the table measures them."""
-        raise NotImplementedError
 
     def fit_function(self) -> Callable[..., Any]:
         """The restoration function the fits call as ``fn(masked, mask, **kw)``."""

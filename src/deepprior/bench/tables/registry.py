@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -33,7 +34,7 @@ _TABLES: dict[str, type[Table]] = {}
 TableT = TypeVar("TableT", bound="Table")
 
 
-class Table:
+class Table(ABC):
     """One table of the paper, bound to the options of a run.
 
     Class attributes:
@@ -85,7 +86,7 @@ class Table:
         """The evaluation protocol (the text of the report's header, ``primary`` included)."""
         return PROTOCOLS[self.kind]
 
-    def validate(self) -> None:
+    def validate(self) -> None:  # noqa: B027 - optional hook
         """Raise :class:`DeepPriorError` for options this table does not take."""
 
     def image_names(self) -> list[str]:
@@ -109,15 +110,15 @@ class Table:
         """True when the paper gives numbers for these options (see ``paper_at``)."""
         return all(abs(getattr(self.opts, k) - v) < 1e-9 for k, v in self.paper_at.items())
 
-    def paper_numbers(self, paper: dict[str, Any], name: str, out: dict[str, Any]) -> None:
+    def paper_numbers(self, paper: dict[str, Any], name: str, out: dict[str, Any]) -> None:  # noqa: B027, E501
         """Fill ``out`` (``per_image``, ``paper_only``, ``mean_only``) from the paper's tables;
         a missing entry may raise KeyError / ValueError / IndexError (then it stays empty)."""
 
+    @abstractmethod
     def run(self, item: dict[str, Any], run: _Runner) -> dict[str, Any]:
         """Degrade and restore one image with every method, through ``run``; returns
         ``{"ref": clean image, "extra": measure's keywords, ...}`` (the rest goes in the
         record)."""
-        raise NotImplementedError
 
 
 def register_table(name: str) -> Callable[[type[TableT]], type[TableT]]:
