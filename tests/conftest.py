@@ -55,3 +55,12 @@ def _quiet_warnings():
 @pytest.fixture
 def tiny() -> dict:
     return {k: (dict(v) if isinstance(v, dict) else v) for k, v in TINY.items()}
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny fits run faster on one torch thread than on several (and alike everywhere)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

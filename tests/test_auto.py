@@ -16,14 +16,6 @@ from deepprior.tasks.registry import get_task
 from .conftest import DATA
 
 
-@pytest.fixture
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def test_auto_is_the_default_of_every_task():
     for name in deepprior.list_tasks():
         task = get_task(name)

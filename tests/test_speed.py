@@ -49,15 +49,6 @@ def test_speed_rejects_bad_settings():
         run_speed([48], ["baseline"])
 
 
-@pytest.fixture
-def one_thread():
-    """One CPU thread: tiny nets run far faster so on a shared, busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_every_listed_config_builds_and_runs(monkeypatch, one_thread):
     # Each config runs two fit steps on a tiny net (the preset's net, made shallow and
     # narrow) and its record must show the settings it asked for. torch.compile is stubbed:

@@ -15,6 +15,10 @@ from deepprior.ops import DataTerm
 from deepprior.stopping import HoldoutStop, VarianceStop, make_stopper
 
 SIGMA = 0.1
+RULES = [
+    lambda: HoldoutStop(fraction=0.1, patience=150, every=10, use="output"),
+    lambda: VarianceStop(window=50, patience=150, every=10),
+]
 
 
 def _scene(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -50,10 +54,7 @@ def _drive(rule, clean, fake, peak, overfit, iters=1000):
     return None, None
 
 
-@pytest.mark.parametrize("make", [
-    lambda: HoldoutStop(fraction=0.1, patience=150, every=10, use="output"),
-    lambda: VarianceStop(window=50, patience=150, every=10),
-])  # fmt: skip
+@pytest.mark.parametrize("make", RULES)
 def test_stops_after_the_peak_of_an_overfitting_curve(make):
     clean, noisy, fake = _scene()
     rule = make()
@@ -68,10 +69,7 @@ def test_stops_after_the_peak_of_an_overfitting_curve(make):
     assert best_psnr > psnr(_curve(clean, fake, step, 400, True)[0], clean[0]) + 0.3
 
 
-@pytest.mark.parametrize("make", [
-    lambda: HoldoutStop(fraction=0.1, patience=150, every=10, use="output"),
-    lambda: VarianceStop(window=50, patience=150, every=10),
-])  # fmt: skip
+@pytest.mark.parametrize("make", RULES)
 def test_does_not_stop_while_still_improving(make):
     clean, noisy, fake = _scene()
     rule = make()

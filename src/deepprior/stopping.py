@@ -179,10 +179,11 @@ class HoldoutStop(StoppingRule):
     def score(self, image: torch.Tensor, info: StepInfo) -> float:
         if self.operator is None or self.val is None or self.target is None:
             raise DeepPriorError("HoldoutStop.attach() must wrap the data term before the fit")
-        val = self.val.to(image.device)
+        if self.val.device != image.device:  # once: the fit's device
+            self.val, self.target = self.val.to(image.device), self.target.to(image.device)
         with torch.no_grad():
-            err = (self.operator(image.float()) - self.target.to(image.device)).square()
-        return float((err * val).sum() / val.sum())
+            err = (self.operator(image.float()) - self.target).square()
+        return float((err * self.val).sum() / self.val.sum())
 
 
 class VarianceStop(StoppingRule):
