@@ -3,7 +3,8 @@ from the task's declared inputs and options plus the shared ones below.
 
 Every subcommand reads ``INPUT``, writes ``-o OUTPUT`` atomically, never overwrites an input,
 and on Ctrl-C still writes the current result and the report, and the fit's state, from which
-``--resume`` continues. Bad input exits with status 2 and a one-line message.
+``--resume`` continues. Bad input exits with status 2 and a one-line message. Several
+inputs (files, folders, globs) make a batch into an output folder (see :mod:`.batches`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 import click
 
 from ..tasks.registry import Option, Task
+from .batches import batch_options, dispatch
 from .common import (
     EXIT_INTERRUPTED,
     json_output,
@@ -28,7 +30,7 @@ from .common import (
     task_command,
 )
 
-__all__ = ["register", "common_options", "run_task", "task_subcommand"]
+__all__ = ["register", "common_options", "run_single", "run_task", "task_subcommand"]
 
 
 def common_options(fn: Callable) -> Callable:
@@ -195,8 +197,8 @@ def run_task(
 
 def _click_param(opt: Option) -> Callable[[Callable], Callable]:
     """The click argument or option of a task's declared input or setting."""
-    if opt.positional:
-        return click.argument(opt.param, metavar="INPUT")
+    if opt.positional:  # several files, folders or globs make a batch (see .batches)
+        return click.argument(opt.param, metavar="INPUT...", nargs=-1, required=True)
     kw: dict[str, Any] = {"help": opt.help, "required": opt.required}
     if opt.choices:
         kw["type"] = click.Choice(list(opt.choices))
@@ -225,6 +227,13 @@ def _read_inputs(task: Task, opts: dict[str, Any]) -> tuple[list[Any], list[str]
     return images, paths
 
 
+def run_single(task: Task, opts: dict[str, Any]) -> None:
+    """Restore one image: read the task's inputs named in ``opts``, then :func:`run_task`."""
+    images, paths = _read_inputs(task, opts)
+    settings = {o.param: opts.pop(o.param) for o in task.options}
+    run_task(functools.partial(task.run, *images), paths, opts, **settings)
+
+
 def task_subcommand(task: Task) -> click.Command:
     """The ``deepprior TASK`` subcommand: the task's inputs and options, then the shared ones.
 
@@ -235,11 +244,14 @@ def task_subcommand(task: Task) -> click.Command:
     """
 
     def callback(**opts: Any) -> None:
-        images, paths = _read_inputs(task, opts)
-        settings = {o.param: opts.pop(o.param) for o in task.options}
-        run_task(functools.partial(task.run, *images), paths, opts, **settings)
+        if any(o.positional for o in task.inputs):
+            dispatch(task, opts, run_single)
+        else:
+            run_single(task, opts)
 
     fn = common_options(task_command(callback))
+    if any(o.positional for o in task.inputs):
+        fn = batch_options(fn)
     for opt in reversed((*task.inputs, *task.options)):
         fn = _click_param(opt)(fn)
     return click.command(task.name, help=task.summary)(fn)
