@@ -18,8 +18,9 @@ from deepprior.errors import DeepPriorError
 from deepprior.io import load_image, save_image
 from deepprior.metrics import psnr
 
-FAST = {"iters": 4, "net": "hourglass2", "quiet": True}
-FAST_ARGS = ["--iters", "4", "--net", "hourglass2", "-q"]
+TINY_NET = ("n_d=[8, 8]", "n_s=2", "depth=2")
+FAST = {"iters": 4, "net_args": TINY_NET, "quiet": True}
+FAST_ARGS = ["--iters", "4", *(a for arg in TINY_NET for a in ("--net-arg", arg)), "-q"]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ already done are not redone.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -60,7 +61,8 @@ def connect(address: str | None = None, *, timeout: float = CONNECT_TIMEOUT) -> 
     script or a test).
 
     Args:
-        address: ``None`` or ``"local"``: start a cluster on this machine; ``"auto"``: the
+        address: ``None`` or ``"local"``: start a cluster on this machine (or join the one
+            that ``RAY_ADDRESS`` names, as under ``ray job submit``); ``"auto"``: the
             cluster started on this machine with ``ray start``; ``"host:port"`` or
             ``"ray://host:port"`` (Ray Client): a running cluster.
         timeout: seconds to wait for ``address`` to answer.
@@ -81,8 +83,9 @@ def connect(address: str | None = None, *, timeout: float = CONNECT_TIMEOUT) -> 
     if ray.is_initialized():
         return
     try:
-        if local:
-            ray.init(include_dashboard=False, logging_level="warning")
+        if local:  # under `ray job submit`, RAY_ADDRESS names the job's cluster: join it
+            quiet = {} if os.environ.get("RAY_ADDRESS") else {"include_dashboard": False}
+            ray.init(logging_level="warning", **quiet)
         else:
             ray.init(address=address, logging_level="warning")
     except (ConnectionError, RuntimeError, ValueError) as e:
