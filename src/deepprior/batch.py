@@ -313,9 +313,15 @@ def _run_pool(
     init = (threads_per_job(n), queue)
     records = []
     with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=init) as pool:
-        futures = [pool.submit(_pool_task, work, j) for j in jobs]
+        futures = {pool.submit(_pool_task, work, j): j for j in jobs}
         for fut in as_completed(futures):
-            records.append(done(fut.result()))
+            try:
+                rec = fut.result()
+            except Exception as e:  # noqa: BLE001 - a worker process died (BrokenProcessPool)
+                job = futures[fut]
+                why = f"its worker process died: {type(e).__name__}"
+                rec = FileResult(str(job.input), FAILED, output=str(job.output), message=why)
+            records.append(done(rec))
     return records
 
 
