@@ -3,7 +3,8 @@ cluster, on the same 8 noisy crops and the same settings.
 
     OMP_NUM_THREADS=2 python benchmarks/batch_throughput.py [ITERS] [SIZE]
 
-The crops (SIZE x SIZE, default 96) come from the CBM3D9 photos in ../shared/data, with
+The crops (SIZE x SIZE, default 96) come from the CBM3D9 photos in $DEEPPRIOR_DATA (default
+../shared/data), with
 Gaussian noise (sigma 25/255, seed 0); every fit runs ITERS steps (default 100) of the
 denoise preset. The Ray cluster's start is timed apart from the batch. The results go under
 "## Batches" in benchmarks/results/photos.md (the file's other sections are kept).
@@ -23,7 +24,7 @@ from deepprior.batch import run_batch
 from deepprior.io import load_image, save_image
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "CBM3D9"
+DATA = Path(os.environ.get("DEEPPRIOR_DATA", ROOT.parent / "shared" / "data")) / "CBM3D9"
 RESULTS = ROOT / "benchmarks" / "results" / "photos.md"
 N = 8
 
