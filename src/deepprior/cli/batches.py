@@ -84,7 +84,7 @@ def summary_table(records: list[Any]) -> str:
     Example:
         >>> from deepprior.batch import FileResult
         >>> print(summary_table([FileResult("a.png", "ok", 1.5, 30.0)]))
-        file   status  seconds  PSNR
+        file   status  seconds   PSNR
         a.png  ok          1.5  30.00
     """
     rows = [("file", "status", "seconds", "PSNR", "")]
