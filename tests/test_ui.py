@@ -1,0 +1,122 @@
+"""The web app (``deepprior ui``): its worker, and its API end to end through gradio_client."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from deepprior.fit import StepInfo
+from deepprior.metrics import psnr
+from deepprior.ui.worker import LiveView, Run
+
+TINY_NET = {"net": "skip", "net_kwargs": {"n_d": [8, 8], "n_u": [8, 8], "n_s": 2}}
+
+
+@pytest.fixture(scope="module")
+def clean() -> np.ndarray:
+    """A 32x32 colour crop of the astronaut, uint8 (H, W, 3)."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[40:168:4, 180:308:4])
+
+
+@pytest.fixture(scope="module")
+def hole(clean: np.ndarray) -> np.ndarray:
+    """A mask of the clean crop: 255 = known, 0 = a 10x12 hole to fill."""
+    mask = np.full(clean.shape[:2], 255, np.uint8)
+    mask[10:20, 8:20] = 0
+    return mask
+
+
+def test_standing_of_the_stopping_rule() -> None:
+    view = LiveView(rule=("holdout", {"patience": 50, "min_steps": 20}))
+    state = {"callbacks": {"HoldoutStop": {"best_step": 30, "steps": [10, 20, 30, 40]}}}
+    info = StepInfo(40, 1000, torch.tensor(0.1), torch.zeros(1, 3, 8, 8), None, 0, 1.0,
+                    state=lambda: state)  # fmt: skip
+    assert "best at step 30; it stops at step 80 unless it improves" in view._standing(info)
+
+
+def test_stop_keeps_the_result_so_far(one_thread: None) -> None:
+    image = torch.rand(3, 32, 32)
+    run = Run("denoise", [image], preset="fast", iters=100000, **TINY_NET).start()
+    deadline = time.time() + 60
+    while run.status().step < 5 and time.time() < deadline:
+        time.sleep(0.05)
+    run.stop()
+    status = run.wait(60)
+    assert status.state == "stopped"
+    assert 5 <= status.step < 100000
+    result = np.asarray(Image.open(status.files[0]))
+    assert result.shape == (32, 32, 3)
+    report = json.loads(open(status.files[1]).read())
+    assert report["stop_reason"] == "stopped by the user"
+    assert report["iters_run"] == status.step
+    gif = Image.open(status.files[2])
+    assert gif.n_frames >= 5  # a frame at each early step, then the result
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The app served in this process on a free local port."""
+    pytest.importorskip("gradio")
+    pytest.importorskip("gradio_client")
+    from deepprior.ui.app import build_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = build_app(device="cpu", refresh=0.5)
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
+               ssr_mode=False, quiet=True)  # fmt: skip
+    yield f"http://127.0.0.1:{port}/"
+    app.close()
+
+
+def _inpaint_args(image: str, mask: str, steps: int) -> dict:
+    from gradio_client import handle_file
+
+    editor = {"background": handle_file(image), "layers": [], "composite": None, "id": None}
+    return {"task": "inpaint", "preset": "fast", "image": None, "editor": editor,
+            "mask": handle_file(mask), "no_flash": None, "reference": None, "steps": steps,
+            "deblur_sigma": None, "inpaint_mask_kind": None, "restore_p_known": None}  # fmt: skip
+
+
+def test_api_inpaints_end_to_end(app_url, clean, hole, tmp_path, one_thread) -> None:
+    from gradio_client import Client
+
+    Image.fromarray(clean).save(tmp_path / "in.png")
+    Image.fromarray(hole).save(tmp_path / "mask.png")
+    client = Client(app_url, verbose=False)
+    args = _inpaint_args(str(tmp_path / "in.png"), str(tmp_path / "mask.png"), steps=20)
+    progress, preview, curve, stopping, files = client.predict(**args, api_name="/run")
+    assert "done" in progress and "step 20/20" in progress
+    paths = {str(f).rsplit(".", 1)[-1]: str(f) for f in files}
+    result = np.asarray(Image.open(paths["png"]).convert("RGB"))
+    assert result.shape == clean.shape
+    truth = torch.from_numpy(clean).permute(2, 0, 1).float() / 255
+    known = torch.from_numpy(hole > 0).float()
+    ours = torch.from_numpy(result).permute(2, 0, 1).float() / 255
+    assert psnr(ours, truth) > psnr(truth * known, truth) + 3  # the hole is filled
+    report = json.loads(open(paths["json"]).read())
+    assert report["task"] == "inpaint" and report["iters_run"] == 20
+    assert Image.open(paths["gif"]).n_frames > 10
+
+
+def test_api_reports_an_image_too_large(app_url, clean, hole, tmp_path, monkeypatch) -> None:
+    from gradio_client import Client
+
+    import deepprior.plan
+
+    monkeypatch.setattr(deepprior.plan, "available_memory", lambda device: 1024)
+    Image.fromarray(clean).save(tmp_path / "in.png")
+    Image.fromarray(hole).save(tmp_path / "mask.png")
+    client = Client(app_url, verbose=False)
+    args = _inpaint_args(str(tmp_path / "in.png"), str(tmp_path / "mask.png"), steps=5)
+    with pytest.raises(Exception, match="GiB but only 0.0 GiB is available"):
+        client.predict(**args, api_name="/run")
