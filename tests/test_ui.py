@@ -1,10 +1,17 @@
-"""The web app (``deepprior ui``): its worker, and its API end to end through gradio_client."""
+"""The web app (``deepprior ui``): its worker, its API through gradio_client, and a real
+browser (Debian's Chromium driven by Playwright) painting a mask and downloading the result."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -61,6 +68,12 @@ def test_stop_keeps_the_result_so_far(one_thread: None) -> None:
     assert gif.n_frames >= 5  # a frame at each early step, then the result
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture(scope="module")
 def app_url():
     """The app served in this process on a free local port."""
@@ -68,9 +81,7 @@ def app_url():
     pytest.importorskip("gradio_client")
     from deepprior.ui.app import build_app
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _free_port()
     app = build_app(device="cpu", refresh=0.5)
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True,
                ssr_mode=False, quiet=True)  # fmt: skip
@@ -120,3 +131,100 @@ def test_api_reports_an_image_too_large(app_url, clean, hole, tmp_path, monkeypa
     args = _inpaint_args(str(tmp_path / "in.png"), str(tmp_path / "mask.png"), steps=5)
     with pytest.raises(Exception, match="GiB but only 0.0 GiB is available"):
         client.predict(**args, api_name="/run")
+
+
+def _chromium() -> str:
+    """Debian's Chromium (never a downloaded build), or skip."""
+    pytest.importorskip("playwright.sync_api")
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    return path
+
+
+def _paint_stroke(page, editor) -> None:
+    """Pick the brush and drag a short stroke across the middle of the image."""
+    editor.get_by_role("button", name="Brush", exact=True).click()
+    box = editor.locator("canvas").first.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x - 20, y)
+    page.mouse.down()
+    for i in range(9):
+        page.mouse.move(x - 20 + 5 * i, y + 2 * i)
+    page.mouse.up()
+
+
+def _watch(page, seconds: float = 120) -> list[str]:
+    """The preview's successive images until the progress says done."""
+    seen: list[str] = []
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        img = page.locator("#dp-preview img")
+        src = img.first.get_attribute("src") if img.count() else None
+        if src and (not seen or seen[-1] != src):
+            seen.append(src)
+        shot = os.environ.get("DEEPPRIOR_UI_SCREENSHOT")  # docs/img/ui.png, taken mid-fit
+        if shot and len(seen) == 3:
+            page.screenshot(path=shot, full_page=True)
+        progress = page.locator("#dp-progress")
+        text = progress.inner_text() if progress.count() else ""
+        if "done" in text:
+            return seen
+        assert "failed" not in text, text
+        page.wait_for_timeout(200)
+    raise AssertionError(f"the fit did not finish in {seconds} s: {text}")
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[str, str]]:
+    """``deepprior ui`` in its own process (as a user runs it), on a free local port."""
+    chromium = _chromium()
+    pytest.importorskip("gradio")
+    port = _free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "deepprior", "ui", "--port", str(port), "--device", "cpu",
+           "--refresh", "0.5"]  # fmt: skip
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and server.poll() is None:
+            try:
+                urllib.request.urlopen(url, timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail(f"deepprior ui did not start: {server.stderr.read().decode()[-2000:]}")
+        yield chromium, url
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_browser_paints_a_mask_and_inpaints(served, clean, tmp_path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    chromium, app_url = served
+    Image.fromarray(clean).save(tmp_path / "in.png")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+        page.goto(app_url)
+        editor = page.locator("#dp-editor")
+        editor.locator("input[type=file]").set_input_files(str(tmp_path / "in.png"))
+        editor.get_by_role("button", name="Brush", exact=True).wait_for()
+        _paint_stroke(page, editor)
+        page.get_by_role("combobox", name="Preset").click()
+        page.get_by_role("option", name="fast").click()
+        page.get_by_role("spinbutton", name="Steps (blank: the preset's)").fill("20")
+        page.locator("#dp-run").click()
+        seen = _watch(page)
+        assert len(seen) >= 2  # the preview changed while the fit ran
+        assert "step 20/20" in page.locator("#dp-progress").inner_text()
+        with page.expect_download() as download:
+            page.locator('#dp-files a[download$=".png"]').click()
+        path = tmp_path / "result.png"
+        download.value.save_as(path)
+        browser.close()
+    assert Image.open(path).size == (clean.shape[1], clean.shape[0])

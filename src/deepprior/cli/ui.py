@@ -25,14 +25,21 @@ __all__ = ["register", "ui"]
 )
 @click.option("--share", is_flag=True, help="Also serve it through a public gradio.live link.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option(
+    "--refresh",
+    type=click.FloatRange(min=0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between two updates of a running fit's page.",
+)
 @task_command
-def ui(host: str, port: int, share: bool, device: str) -> None:
+def ui(host: str, port: int, share: bool, device: str, refresh: float) -> None:
     """Serve the web app: upload an image, pick a task and a preset, paint a mask, watch the
     fit, stop it when you like, download the result, its report and a time-lapse."""
     from ..ui.app import build_app
 
-    build_app(device=device).launch(server_name=host, server_port=port, share=share,
-                                    ssr_mode=False)  # fmt: skip
+    app = build_app(device=device, refresh=refresh)
+    app.launch(server_name=host, server_port=port, share=share, ssr_mode=False)
 
 
 def register(group: click.Group) -> click.Group:

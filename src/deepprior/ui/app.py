@@ -106,9 +106,17 @@ def _view(status: RunStatus) -> tuple[Any, ...]:
     """The page's outputs for one status: progress, preview, curve, stopping line, files."""
     notes = [status.stopping, status.message if status.state != "error" else ""]
     return (
-        _progress_html(status), status.preview, curve_image(status),
+        _progress_html(status), _enlarged(status.preview), curve_image(status),
         "\n\n".join(n for n in notes if n), status.files or None,
     )  # fmt: skip
+
+
+def _enlarged(image: np.ndarray | None, side: int = 256) -> np.ndarray | None:
+    """A small preview repeated pixel by pixel until its longest side reaches ``side``."""
+    if image is None or max(image.shape[:2]) >= side:
+        return image
+    k = -(-side // max(image.shape[:2]))
+    return image.repeat(k, axis=0).repeat(k, axis=1)
 
 
 def _has_mask(task: Task) -> bool:
@@ -128,7 +136,7 @@ def _value_component(gr: Any, opt: Option) -> Any:
 
 def _preset_markdown(task: Task, name: str | None) -> str:
     preset = task.presets.get(name or task.default_preset)
-    return f"*{preset.description}* ({preset.iters} steps at most)" if preset else ""
+    return f"*{preset.description}*" if preset else ""
 
 
 class _Page:
@@ -152,7 +160,7 @@ class _Page:
         return (opt.help or opt.param.replace("_", " ")) if opt and not opt.positional else "Image"
 
     def build_inputs(self) -> None:
-        """The left column: task, preset, images, mask, options, reference, steps, buttons."""
+        """The left column: task, preset, images, mask, then steps, options and reference."""
         gr, task = self.gr, self.tasks[self.default]
         self.task = gr.Dropdown(list(self.tasks), value=self.default, label="Task")
         self.preset = gr.Dropdown(list(task.presets), value=task.default_preset, label="Preset")
@@ -162,7 +170,7 @@ class _Page:
         self.editor = gr.ImageEditor(
             label="Image: paint the area to fill", type="numpy", format="png",
             image_mode="RGBA", visible=_has_mask(task), layers=False, transforms=(),
-            brush=gr.Brush(colors=[BRUSH], default_color=BRUSH, color_mode="fixed"),
+            brush=gr.Brush(default_size=8, colors=[BRUSH], default_color=BRUSH, color_mode="fixed"),
             eraser=gr.Eraser(), elem_id="dp-editor",
         )  # fmt: skip
         self.mask_file = gr.Image(
@@ -175,21 +183,22 @@ class _Page:
             for p, o in self.extra_inputs.items()
         ]  # fmt: skip
         self.groups, self.options = {}, []
-        for name, t in self.tasks.items():
-            with gr.Group(visible=name == self.default) as self.groups[name]:
-                self.options += [_value_component(gr, o) for o in t.options]
-        self.gt = gr.Image(label="Reference: the clean image (optional, for PSNR)",
-                           type="filepath", format="png", image_mode=None)  # fmt: skip
-        self.iters = gr.Number(None, label="Steps (blank: the preset's)", precision=0)
+        with gr.Accordion("Options", open=True):
+            self.iters = gr.Number(None, label="Steps (blank: the preset's)", precision=0)
+            for name, t in self.tasks.items():
+                with gr.Group(visible=name == self.default) as self.groups[name]:
+                    self.options += [_value_component(gr, o) for o in t.options]
+            self.gt = gr.Image(label="Reference: the clean image (optional, for PSNR)",
+                               type="filepath", format="png", image_mode=None)  # fmt: skip
+
+    def build_outputs(self) -> None:
+        """The right column: run and stop, progress, preview, curves, stopping rule, downloads."""
+        gr = self.gr
         with gr.Row():
             self.run_button = gr.Button("Run", variant="primary", elem_id="dp-run")
             self.stop_button = gr.Button("Stop and keep the result", elem_id="dp-stop")
-
-    def build_outputs(self) -> None:
-        """The right column: progress, preview, curves, the stopping rule, downloads."""
-        gr = self.gr
-        self.progress = gr.HTML(_progress_html(RunStatus()), label="Progress")
-        self.preview = gr.Image(label="Preview", format="png", interactive=False,
+        self.progress = gr.HTML("Upload an image, pick a task and press Run.", label="Progress")
+        self.preview = gr.Image(label="Preview", format="png", interactive=False, height=360,
                                 elem_id="dp-preview")  # fmt: skip
         self.curve = gr.Image(label="Loss (and PSNR)", format="png", interactive=False)
         self.stopping = gr.Markdown(label="Stopping rule", elem_id="dp-stopping")

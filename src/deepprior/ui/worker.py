@@ -92,11 +92,15 @@ class RunStatus:
 
     def progress_line(self) -> str:
         """``step 120/2000 (6 %), 14 s so far, about 3.5 min left``."""
+        if self.state == "error":
+            return self.message
         if not self.iters:
             return "starting…"
         line = f"step {self.step}/{self.iters} ({100 * self.step // self.iters} %), "
+        if self.finished:
+            return line + _duration(self.elapsed)
         line += f"{_duration(self.elapsed)} so far"
-        if self.left is not None and not self.finished:
+        if self.left is not None:
             line += f", about {_duration(self.left)} left"
         return line
 
