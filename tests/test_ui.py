@@ -163,9 +163,6 @@ def _watch(page, seconds: float = 120) -> list[str]:
         src = img.first.get_attribute("src") if img.count() else None
         if src and (not seen or seen[-1] != src):
             seen.append(src)
-        shot = os.environ.get("DEEPPRIOR_UI_SCREENSHOT")  # docs/img/ui.png, taken mid-fit
-        if shot and len(seen) == 3:
-            page.screenshot(path=shot, full_page=True)
         progress = page.locator("#dp-progress")
         text = progress.inner_text() if progress.count() else ""
         if "done" in text:
