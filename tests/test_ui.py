@@ -214,7 +214,7 @@ def test_browser_paints_a_mask_and_inpaints(served, clean, tmp_path) -> None:
         _paint_stroke(page, editor)
         page.get_by_role("combobox", name="Preset").click()
         page.get_by_role("option", name="fast").click()
-        page.get_by_role("spinbutton", name="Steps (blank: the preset's)").fill("20")
+        page.get_by_role("spinbutton", name="Steps (0 or blank: the preset's)").fill("20")
         page.locator("#dp-run").click()
         seen = _watch(page)
         assert len(seen) >= 2  # the preview changed while the fit ran

@@ -152,6 +152,8 @@ class _Page:
             o.param: o for t in self.tasks.values() for o in t.inputs[1:] if o.kind != "mask"
         }
         self.extra_params = list(self.extra_inputs)
+        #: Each session's latest run, to stop it when its page is closed.
+        self.sessions: dict[str, Run] = {}
         #: Every task's own options, one control each (shown only for their task).
         self.option_keys = [(t.name, o) for t in self.tasks.values() for o in t.options]
 
@@ -184,7 +186,7 @@ class _Page:
         ]  # fmt: skip
         self.groups, self.options = {}, []
         with gr.Accordion("Options", open=True):
-            self.iters = gr.Number(None, label="Steps (blank: the preset's)", precision=0)
+            self.iters = gr.Number(None, label="Steps (0 or blank: the preset's)", precision=0)
             for name, t in self.tasks.items():
                 with gr.Group(visible=name == self.default) as self.groups[name]:
                     self.options += [_value_component(gr, o) for o in t.options]
@@ -214,14 +216,15 @@ class _Page:
         gr, task = self.gr, self.tasks[name]
         mask = _has_mask(task)
         background = (editor or {}).get("background")
-        image_value = gr.update() if image is not None or background is None else background
-        editor_value = gr.update() if background is not None or image is None else image
+        # The image carries over to the other control when that one is empty.
+        to_image = {"value": background} if image is None and background is not None else {}
+        to_editor = {"value": image} if background is None and image is not None else {}
         params = [o.param for o in task.inputs]
         return (
             gr.update(choices=list(task.presets), value=task.default_preset),
             _preset_markdown(task, None),
-            gr.update(visible=not mask, value=image_value, label=self._input_label(task, 0)),
-            gr.update(visible=mask, value=editor_value),
+            gr.update(visible=not mask, label=self._input_label(task, 0), **to_image),
+            gr.update(visible=mask, **to_editor),
             gr.update(visible=mask),
             *[gr.update(visible=p in params) for p in self.extra_params],
             *[gr.update(visible=n == name) for n in self.groups],
@@ -281,13 +284,16 @@ class _Page:
 
         n = 3 + len(self.extra_params)
         task, preset, inputs = values[0], values[1], list(values[2 : 2 + n])
-        gt, iters, *options, previous = values[2 + n :]
+        gt, iters, *options, previous, request = values[2 + n :]
         if previous is not None:
             previous.close()  # one run per session: a new run ends the last one
         try:
             run = self.start(task, preset, inputs, gt, iters, options)
         except DeepPriorError as e:
             raise self.gr.Error(error_message(e)) from None
+        session = getattr(request, "session_hash", None)
+        if session is not None:
+            self.sessions[session] = run
         while True:
             status = run.wait(self.refresh)
             yield (run, *_view(status))
@@ -307,8 +313,18 @@ class _Page:
             yield from self.run(*values)
 
         kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
-        run.__signature__ = inspect.Signature([inspect.Parameter(n, kind) for n in names])
+        params = [inspect.Parameter(n, kind) for n in names]
+        params.append(inspect.Parameter("request", kind, annotation=self.gr.Request))
+        run.__signature__ = inspect.Signature(params)
+        run.__annotations__ = {"request": self.gr.Request}  # how Gradio finds it
         return run
+
+    def close_session(self, request: Any) -> None:
+        """The page was closed: stop its fit and delete its files at once (Gradio keeps a
+        closed session's state, and so the run, for an hour)."""
+        run = self.sessions.pop(getattr(request, "session_hash", None), None)
+        if run is not None:
+            run.close()
 
     def event_inputs(self) -> list[Any]:
         return [self.task, self.preset, self.image, self.editor, self.mask_file, *self.extras,
@@ -370,4 +386,10 @@ def build_app(device: str = "auto", refresh: float = 2.0) -> Any:
             concurrency_limit=None, show_progress="hidden",
         )  # fmt: skip
         page.stop_button.click(_stop, page.state, None, api_name="stop", concurrency_limit=None)
+
+        def unload(request: Any) -> None:
+            page.close_session(request)
+
+        unload.__annotations__ = {"request": gr.Request}  # a real class, not a string
+        app.unload(unload)
     return app
