@@ -74,6 +74,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def test_ui_without_gradio_says_how_to_install_it(monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from deepprior.cli import cli
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # as if not installed
+    res = CliRunner().invoke(cli, ["ui", "--port", "7999"])
+    assert res.exit_code == 2
+    assert "pip install 'deepprior[ui]'" in res.output
+
+
 @pytest.fixture(scope="module")
 def app_url():
     """The app served in this process on a free local port."""
@@ -142,6 +153,18 @@ def _chromium() -> str:
     return path
 
 
+def _only_own_options(page) -> None:
+    """Switching task shows that task's options only (SR's factor), then back to inpainting."""
+    factor = page.get_by_role("spinbutton", name="factor")
+    assert factor.count() == 0 or not factor.is_visible()
+    for task in ("sr", "inpaint"):
+        page.get_by_role("combobox", name="Task").click()
+        page.get_by_role("option", name=task, exact=True).click()
+        (factor.wait_for if task == "sr" else lambda: None)()
+    factor.wait_for(state="hidden")
+    page.locator("#dp-editor").wait_for()
+
+
 def _paint_stroke(page, editor) -> None:
     """Pick the brush and drag a short stroke across the middle of the image."""
     editor.get_by_role("button", name="Brush", exact=True).click()
@@ -208,6 +231,7 @@ def test_browser_paints_a_mask_and_inpaints(served, clean, tmp_path) -> None:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
         page.goto(app_url)
+        _only_own_options(page)
         editor = page.locator("#dp-editor")
         editor.locator("input[type=file]").set_input_files(str(tmp_path / "in.png"))
         editor.get_by_role("button", name="Brush", exact=True).wait_for()
