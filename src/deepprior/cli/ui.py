@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import task_command
+from .common import option, task_command
 
 __all__ = ["register", "ui"]
 
@@ -24,7 +24,7 @@ __all__ = ["register", "ui"]
     help="Port to listen on.",
 )
 @click.option("--share", is_flag=True, help="Also serve it through a public gradio.live link.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@option("device")
 @click.option(
     "--refresh",
     type=click.FloatRange(min=0.1),
