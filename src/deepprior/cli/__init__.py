@@ -2,7 +2,8 @@
 
 The restoration subcommands live in :mod:`.restore`, ``degrade`` and ``info`` in :mod:`.tools`,
 the diagnostics (invert, actmax, samples, curves) in :mod:`.diag`, ``bench`` and ``speed`` in
-:mod:`.bench`; :mod:`.common` holds what they share (exit codes, one-line errors, SIGTERM).
+:mod:`.bench`, the web app ``ui`` in :mod:`.ui`; :mod:`.common` holds what they share (exit
+codes, one-line errors, SIGTERM).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import click
 
 from .. import __version__
 from ..errors import DeepPriorError
-from . import bench, diag, restore, tools
+from . import bench, diag, restore, tools, ui
 from .common import EXIT_INTERRUPTED, error_message, fail
 
 __all__ = ["cli", "main"]
@@ -25,7 +26,7 @@ def cli() -> None:
     """Restore a single image with the Deep Image Prior (no training data)."""
 
 
-for _module in (restore, tools, diag, bench):
+for _module in (restore, tools, diag, bench, ui):
     _module.register(cli)
 
 
