@@ -10,7 +10,7 @@ the Python API lets the error propagate unchanged.
 
 from __future__ import annotations
 
-__all__ = ["DeepPriorError", "StateMismatch"]
+__all__ = ["DeepPriorError", "DeepPriorWarning", "StateMismatch"]
 
 
 class DeepPriorError(ValueError):
@@ -43,3 +43,10 @@ def _rebuild(cls: type[DeepPriorError], message: str, param: str | None) -> Deep
 
 class StateMismatch(DeepPriorError):
     """A saved fit state that cannot be resumed here: unreadable, or from another run."""
+
+
+class DeepPriorWarning(UserWarning):
+    """Something the user should know that does not stop the run (e.g. a very large image).
+
+    The CLI prints it on one line as ``deepprior: warning: MESSAGE``.
+    """

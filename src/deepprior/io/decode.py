@@ -8,6 +8,7 @@ split off, and every failure becomes a one-line :class:`~deepprior.errors.DeepPr
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import png
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from deepprior.errors import DeepPriorError
+from deepprior.errors import DeepPriorError, DeepPriorWarning
 
 from ._common import PathLike, _one_line
 
@@ -138,12 +139,14 @@ def _decode_file(p: Path) -> tuple[np.ndarray, int, int]:
     Returns the raw (H, W[, C]) array, the number of colour channels and the EXIF orientation.
     """
     try:
-        opened = Image.open(p)
+        opened = _open_checked(p)
     except UnidentifiedImageError:
         if _is_tiff(p):  # e.g. float RGB TIFF, which Pillow cannot open
             return _decode_tiff(p)
         raise
     with opened as im:
+        if im.format == "PNG":
+            _verify_png(p)
         im.load()  # full decode inside the caller's try: truncated/corrupt data fails here
         orientation = _exif_orientation(im)
         if im.format == "PNG" and (deep := _decode_png16(p)) is not None:
@@ -153,6 +156,43 @@ def _decode_file(p: Path) -> tuple[np.ndarray, int, int]:
             return raw, n_colour, orientation
         raw, n_colour = _pil_to_array(im)
         return raw, n_colour, orientation
+
+
+def _open_checked(p: Path) -> Image.Image:
+    """``Image.open``, with Pillow's two-line decompression-bomb warning said in one line.
+
+    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` (89 M px) and refuses above twice that
+    (:class:`~PIL.Image.DecompressionBombError`, which the caller turns into an error). Such
+    an image is read, but the user is told what it will cost.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", Image.DecompressionBombWarning)
+        im = Image.open(p)
+    for w in caught:
+        if not issubclass(w.category, Image.DecompressionBombWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        n = im.width * im.height
+        warnings.warn(
+            DeepPriorWarning(
+                f"{p}: a very large image ({im.width}x{im.height} = {n / 1e6:.0f} M px); "
+                f"reading and restoring it needs much memory and time"
+            ),
+            stacklevel=2,
+        )
+    return im
+
+
+def _verify_png(p: Path) -> None:
+    """Check every chunk's CRC (Pillow's ``verify``), which decoding alone does not do.
+
+    Pillow decodes IDAT without checking its CRC, so a file whose image data was damaged
+    would decode to wrong pixels. Raises ``SyntaxError`` / ``OSError`` (a corrupt file).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # said by the open
+        with Image.open(p) as im:
+            im.verify()
 
 
 def _pil_to_array(im: Image.Image) -> tuple[np.ndarray, int]:
