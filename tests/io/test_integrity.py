@@ -7,7 +7,9 @@ import warnings
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
+import tifffile
 import torch
 from PIL import Image
 
@@ -113,3 +115,28 @@ def test_cli_prints_large_image_warning_in_one_line(
     assert code == 0, lines
     assert lines[0].startswith("deepprior: warning: ") and "a very large image" in lines[0]
     assert lines[1].startswith("wrote ") and len(lines) == 2, lines
+
+
+def test_tiff_read_by_tifffile_obeys_the_pixel_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Float RGB TIFFs bypass Pillow (which cannot open them), not its bomb limit."""
+    path = tmp_path / "f.tif"
+    tifffile.imwrite(path, np.random.default_rng(0).random((8, 8, 3), dtype=np.float32))
+    assert load_image(path).shape == (3, 8, 8)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20)  # refuse above 40 px
+    _raises_one_line(r"f\.tif: the image is too large to read safely \(64 px", load_image, path)
+
+
+def test_tifffile_failures_become_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tifffile raises e.g. TypeError on some damaged headers (found by tests/io/test_fuzz.py)."""
+    path = tmp_path / "f.tif"
+    tifffile.imwrite(path, np.zeros((8, 8, 3), np.float32))
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise TypeError("unsupported operand type(s) for //: 'tuple' and 'int'")
+
+    monkeypatch.setattr(tifffile, "TiffFile", broken)
+    _raises_one_line(r"f\.tif: cannot decode the image.*\(TypeError: unsupported", load_image, path)

@@ -293,13 +293,19 @@ def _decode_tiff(p: Path) -> tuple[np.ndarray, int, int]:
     """Read the first page of a TIFF with tifffile: (H, W[, C]) array, colour count, orient."""
     import tifffile  # installed with scikit-image; only needed for deep-colour TIFFs
 
-    with tifffile.TiffFile(p) as tif:
-        page = tif.pages[0]
-        arr = page.asarray()
-        axes = page.axes
-        photometric = int(page.photometric)
-        tag = page.tags.get(274)
-        orientation = int(tag.value) if tag is not None else 1
+    try:
+        with tifffile.TiffFile(p) as tif:
+            page = tif.pages[0]
+            _check_pixel_count(p, int(page.imagewidth) * int(page.imagelength))
+            arr = page.asarray()
+            axes = page.axes
+            photometric = int(page.photometric)
+            tag = page.tags.get(274)
+            orientation = int(tag.value) if tag is not None else 1
+    except (DeepPriorError, *_DECODE_ERRORS):
+        raise
+    except Exception as exc:  # tifffile fails on some damaged files with e.g. a TypeError
+        raise ValueError(f"{type(exc).__name__}: {_one_line(exc)}") from None
     if arr.ndim == 3 and axes.startswith("S"):
         arr = np.moveaxis(arr, 0, -1)
     if arr.ndim == 2:
@@ -315,6 +321,19 @@ def _decode_tiff(p: Path) -> tuple[np.ndarray, int, int]:
             "save it as gray or RGB"
         )
     return arr, n_colour, orientation if 1 <= orientation <= 8 else 1
+
+
+def _check_pixel_count(p: Path, pixels: int) -> None:
+    """Refuse, as Pillow does, an image claiming more than twice ``Image.MAX_IMAGE_PIXELS``.
+
+    tifffile has no such limit: a damaged or hostile header could make it allocate any size.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and pixels > 2 * limit:
+        raise DeepPriorError(
+            f"{p}: the image is too large to read safely ({pixels} px, more than {2 * limit}); "
+            "give a smaller image"
+        )
 
 
 def _decode_png16(p: Path) -> tuple[np.ndarray, int] | None:
