@@ -23,8 +23,9 @@ def test_resume_after_kill_9_with_state_every_is_bit_exact(tmp_path: Path, capsy
     src = save_image(torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(0)),
                      tmp_path / "in.png")  # fmt: skip
     out, whole, state = tmp_path / "o.png", tmp_path / "whole.png", tmp_path / "o.state.pt"
-    args = ["denoise", str(src), "--iters", "40", "--net", "hourglass2", "--seed", "3",
-            "--preset", "paper", "--state-every", "2", "-q"]  # fmt: skip
+    args = ["denoise", str(src), "--iters", "16", "--net", "hourglass2", "--net-arg",
+            "n_d=[8, 8]", "--seed", "3", "--preset", "paper", "--state-every", "2",
+            "-q"]  # fmt: skip
     proc = subprocess.Popen(
         [sys.executable, "-m", "deepprior.cli", *args, "-o", str(out)],
         stderr=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"},
