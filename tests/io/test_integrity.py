@@ -122,7 +122,8 @@ def test_tiff_read_by_tifffile_obeys_the_pixel_limit(
 ) -> None:
     """Float RGB TIFFs bypass Pillow (which cannot open them), not its bomb limit."""
     path = tmp_path / "f.tif"
-    tifffile.imwrite(path, np.random.default_rng(0).random((8, 8, 3), dtype=np.float32))
+    rgb = np.random.default_rng(0).random((8, 8, 3), dtype=np.float32)
+    tifffile.imwrite(path, rgb, photometric="rgb")
     assert load_image(path).shape == (3, 8, 8)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 20)  # refuse above 40 px
     _raises_one_line(r"f\.tif: the image is too large to read safely \(64 px", load_image, path)
@@ -133,7 +134,7 @@ def test_tifffile_failures_become_one_line_errors(
 ) -> None:
     """tifffile raises e.g. TypeError on some damaged headers (found by tests/io/test_fuzz.py)."""
     path = tmp_path / "f.tif"
-    tifffile.imwrite(path, np.zeros((8, 8, 3), np.float32))
+    tifffile.imwrite(path, np.zeros((8, 8, 3), np.float32), photometric="rgb")
 
     def broken(*args: object, **kwargs: object) -> None:
         raise TypeError("unsupported operand type(s) for //: 'tuple' and 'int'")
