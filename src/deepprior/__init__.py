@@ -11,7 +11,7 @@ Example:
 """
 
 from ._version import __version__
-from .errors import DeepPriorError
+from .errors import DeepPriorError, DeepPriorWarning
 from .fit import Callback, FitResult, Schedule, fit
 from .nets import create_net, list_nets
 from .tasks import (
@@ -36,7 +36,8 @@ sr = super_resolve
 flash = flash_no_flash
 
 __all__ = [
-    "DeepPriorError", "Callback", "FitResult", "Schedule", "fit", "create_net", "list_nets",
+    "DeepPriorError", "DeepPriorWarning", "Callback", "FitResult", "Schedule", "fit",
+    "create_net", "list_nets",
     "Result", "deblur", "denoise", "enhance", "flash_no_flash", "flash", "get_preset",
     "get_task", "inpaint", "jpeg", "list_tasks", "register_task", "remove_jpeg_artifacts",
     "restore", "solve", "sr", "super_resolve", "__version__",

@@ -10,7 +10,7 @@ the Python API lets the error propagate unchanged.
 
 from __future__ import annotations
 
-__all__ = ["DeepPriorError", "StateMismatch"]
+__all__ = ["DeepPriorError", "DeepPriorWarning", "ImageTooSmall", "StateMismatch"]
 
 
 class DeepPriorError(ValueError):
@@ -41,5 +41,36 @@ def _rebuild(cls: type[DeepPriorError], message: str, param: str | None) -> Deep
     return cls(message, param=param)
 
 
+class ImageTooSmall(DeepPriorError):
+    """The image is smaller than the generator's downsampling allows.
+
+    Args:
+        message: as for :class:`DeepPriorError`.
+        param: the argument it is about (``"net"``).
+        net: the generator's name.
+        min_side: the smallest image side it accepts, in px.
+        hint: what else to try besides a larger image (``""``: nothing).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        param: str | None = "net",
+        net: str = "",
+        min_side: int = 1,
+        hint: str = "",
+    ) -> None:
+        super().__init__(message, param=param)
+        self.net, self.min_side, self.hint = net, min_side, hint
+
+
 class StateMismatch(DeepPriorError):
     """A saved fit state that cannot be resumed here: unreadable, or from another run."""
+
+
+class DeepPriorWarning(UserWarning):
+    """Something the user should know that does not stop the run (e.g. a very large image).
+
+    The CLI prints it on one line as ``deepprior: warning: MESSAGE``.
+    """

@@ -95,9 +95,10 @@ class Schedule:
             )
         if self.warmup < 0 or not 0 <= self.lr_final <= 1:
             raise DeepPriorError("warmup must be >= 0 and lr_final in [0, 1]")
-        if self.input_noise < 0:
+        if not (self.input_noise >= 0 and math.isfinite(self.input_noise)):
             raise DeepPriorError(
-                f"input_noise (sigma_p) must be >= 0, got {self.input_noise}", param="input_noise"
+                f"input_noise (sigma_p) must be a finite number >= 0, got {self.input_noise}",
+                param="input_noise",
             )
         if self.ema is not None and not 0 <= self.ema < 1:
             raise DeepPriorError(f"ema (gamma) must be in [0, 1), got {self.ema}", param="ema")

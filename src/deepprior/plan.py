@@ -20,7 +20,7 @@ from .device import available_memory, resolve_precision, select_device
 from .errors import DeepPriorError
 from .fit import Callback, FitResult, Schedule, fit
 from .memory import check_memory, estimate_fit_memory
-from .nets import Restarts, canvas_size, create_net, make_input, min_image_side
+from .nets import Restarts, canvas_size, create_net, make_input, min_image_side, too_small
 from .ops.priors import with_tv
 
 if TYPE_CHECKING:
@@ -80,11 +80,7 @@ def build_generator(
     stride = getattr(g, "stride", 1)
     h, w = size
     if min(h, w) < min_image_side(stride):
-        raise DeepPriorError(
-            f"the image is {w}x{h} px but net {net!r} needs at least {min_image_side(stride)} "
-            "px per side; use a larger image or a shallower net (e.g. net='hourglass2')",
-            param="net",
-        )  # fmt: skip
+        raise too_small(net, size, min_image_side(stride))
     return g, canvas_size(size, stride)
 
 

@@ -9,11 +9,13 @@ codes, one-line errors, SIGTERM).
 from __future__ import annotations
 
 import sys
+import warnings
+from typing import TextIO
 
 import click
 
 from .. import __version__
-from ..errors import DeepPriorError
+from ..errors import DeepPriorError, DeepPriorWarning
 from . import bench, diag, restore, tools, ui
 from .common import EXIT_INTERRUPTED, error_message, fail
 
@@ -30,8 +32,27 @@ for _module in (restore, tools, diag, bench, ui):
     _module.register(cli)
 
 
+_show_python_warning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Print deepprior's own warnings on one line, ``deepprior: warning: MESSAGE``."""
+    if issubclass(category, DeepPriorWarning):
+        click.echo(f"deepprior: warning: {' '.join(str(message).split())}", err=True)
+    else:
+        _show_python_warning(message, category, filename, lineno, file, line)
+
+
 def main() -> None:
     """Entry point of the ``deepprior`` script."""
+    warnings.showwarning = _show_warning
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as e:

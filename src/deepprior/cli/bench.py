@@ -18,7 +18,6 @@ soon as that image is done, so a rerun resumes; then ``report.md``, also printed
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -26,7 +25,9 @@ from typing import Any
 import click
 
 from ..errors import DeepPriorError
+from ..finite import dumps_strict
 from .common import AliasedCommand, json_output, option, sigterm_as_interrupt, task_command
+from .types import FLOAT
 
 __all__ = ["register", "bench", "speed"]
 
@@ -125,7 +126,7 @@ _DATASET = click.option("--dataset", type=click.Choice(["Set5", "Set14"]), defau
                         show_default=True)  # fmt: skip
 _FACTOR = click.option("--factor", type=click.Choice(["4", "8"]), default="4", show_default=True,
                        callback=lambda ctx, param, value: int(value))  # fmt: skip
-_SIGMA = click.option("--sigma", type=float, default=25.0, show_default=True,
+_SIGMA = click.option("--sigma", type=FLOAT, default=25.0, show_default=True,
                       help="Noise sigma /255.")  # fmt: skip
 
 # Each table: its help line and its own options (before the shared _table_options).
@@ -248,7 +249,7 @@ def speed(
     )  # fmt: skip
     click.echo(format_table(result))
     if jp is not None:
-        atomic_write_text(jp, json.dumps(result, indent=2) + "\n")
+        atomic_write_text(jp, dumps_strict(result, indent=2) + "\n")
 
 
 def register(group: click.Group) -> click.Group:

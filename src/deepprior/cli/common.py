@@ -113,7 +113,8 @@ def error_message(err: DeepPriorError) -> str:
     """The one-line CLI message of a library error: its ``param`` said as the flag.
 
     The first mention of ``param`` in the message becomes the flag; a message that does not
-    mention it is prefixed with the flag.
+    mention it is prefixed with the flag. Other library names with an underscore and their own
+    flag (``p_known``: ``--keep``) become that flag wherever they appear.
 
     Example:
         >>> error_message(DeepPriorError("iters must be >= 0, got -3", param="iters"))
@@ -123,6 +124,9 @@ def error_message(err: DeepPriorError) -> str:
     """
     message = " ".join(str(err).split())  # one line
     param = getattr(err, "param", None)
+    for other in FLAG_OF_PARAM:  # names no sentence uses (p_known ...) are always flags
+        if "_" in other and other != param:
+            message = re.sub(rf"(?<![\w-]){other}(?![\w-])", flag_of(other), message)
     if not param:
         return message
     flag = flag_of(param)

@@ -8,7 +8,7 @@ one-line error with exit status 2.
 
 from __future__ import annotations
 
-import json
+import math
 import re
 import sys
 import time
@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from ..errors import DeepPriorError
+from ..finite import dumps_strict
 from .common import (
     EXIT_INTERRUPTED,
     AliasedCommand,
@@ -27,6 +28,7 @@ from .common import (
     sigterm_as_interrupt,
     task_command,
 )
+from .types import FLOAT
 
 __all__ = ["register", "invert", "actmax", "samples", "curves"]
 
@@ -53,9 +55,12 @@ def _floats(text: str | None, what: str) -> list[float] | None:
     if text is None:
         return None
     try:
-        return [float(v) for v in text.split(",")]
+        values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise DeepPriorError(f"--{what} needs numbers separated by commas, got {text!r}") from None
+        values = [math.nan]
+    if not all(math.isfinite(v) for v in values):
+        raise DeepPriorError(f"--{what} needs finite numbers separated by commas, got {text!r}")
+    return values
 
 
 def _slug(text: str) -> str:
@@ -124,9 +129,9 @@ def fit_options(fn: Callable) -> Callable:
         ),
         click.option("--iters", type=int, default=3100, show_default=True,
                      help="Fitting steps (the paper's preset)."),
-        click.option("--lr", type=float, default=0.001, show_default=True,
+        click.option("--lr", type=FLOAT, default=0.001, show_default=True,
                      help="Adam learning rate of the generator (the paper's preset)."),
-        click.option("--pixel-lr", type=float, default=0.05, show_default=True,
+        click.option("--pixel-lr", type=FLOAT, default=0.05, show_default=True,
                      help="Learning rate of the pixel baselines (tv, none)."),
         click.option("--size", type=int, default=None,
                      help="Side of the image in px (default: the classifier's input size)."),
@@ -216,7 +221,7 @@ def _finish(
             "grid": str(grid_path) if grid_path else None,
             "runs": [r.report for r in done.values()],
         }
-        atomic_write_text(report_path, json.dumps(report, indent=2, default=str) + "\n")
+        atomic_write_text(report_path, dumps_strict(report, indent=2, default=str) + "\n")
     if not quiet or interrupted:
         for res in done.values():
             click.echo(summary(res), err=True)
@@ -238,7 +243,7 @@ def _finish(
     "--layer", "layers", multiple=True, default=None,
     help="Layer to invert (default: the logits); repeat or comma-separate for several.",
 )  # fmt: skip
-@click.option("--tv-weight", type=float, default=0.05, show_default=True,
+@click.option("--tv-weight", type=FLOAT, default=0.05, show_default=True,
               help="Weight of the TV penalty of --prior tv.")  # fmt: skip
 @extractor_options
 @fit_options
@@ -321,14 +326,14 @@ def invert(image: str, layers: tuple[str, ...], tv_weight: float, **opts: Any) -
 )
 @click.option(
     "--input-noise",
-    type=float,
+    type=FLOAT,
     default=0.03,
     show_default=True,
     help="sigma_p of the z noise (the paper's preset).",
 )
 @click.option(
     "--tv-weight",
-    type=float,
+    type=FLOAT,
     default=1.0,
     show_default=True,
     help="Weight of the TV penalty of --prior tv.",
@@ -471,7 +476,7 @@ def samples(
     help="Writes OUT_PREFIX.png (the plot) and OUT_PREFIX.csv (the losses).",
 )
 @click.option("--iters", type=int, default=2000, show_default=True, help="Steps of each fit.")
-@click.option("--lr", type=float, default=0.01, show_default=True, help="Adam learning rate.")
+@click.option("--lr", type=FLOAT, default=0.01, show_default=True, help="Adam learning rate.")
 @click.option(
     "--size",
     type=int,
@@ -480,7 +485,7 @@ def samples(
 )
 @click.option(
     "--noise-sigma",
-    type=float,
+    type=FLOAT,
     default=0.1,
     show_default=True,
     help="Std of the noise added for the 'image + noise' target.",

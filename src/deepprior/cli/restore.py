@@ -10,7 +10,6 @@ inputs (files, folders, globs) make a batch into an output folder (see :mod:`.ba
 from __future__ import annotations
 
 import functools
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 import click
 
+from ..finite import dumps_strict
 from ..tasks.registry import Option, Task
 from .batches import batch_options, dispatch
 from .common import (
@@ -29,6 +29,7 @@ from .common import (
     sigterm_as_interrupt,
     task_command,
 )
+from .types import FLOAT
 
 __all__ = ["register", "common_options", "run_single", "run_task", "task_subcommand"]
 
@@ -39,8 +40,8 @@ def common_options(fn: Callable) -> Callable:
         click.option("-o", "--output", required=True, help="Where to write the result (PNG)."),
         click.option("--preset", default=None, help="Named settings of the task (see README)."),
         click.option("--iters", type=int, default=None, help="Number of fitting steps."),
-        click.option("--lr", type=float, default=None, help="Adam learning rate."),
-        click.option("--input-noise", type=float, default=None, help="sigma_p of the z noise."),
+        click.option("--lr", type=FLOAT, default=None, help="Adam learning rate."),
+        click.option("--input-noise", type=FLOAT, default=None, help="sigma_p of the z noise."),
         click.option("--net", default=None, help="Generator name (overrides the preset's)."),
         click.option(
             "--net-arg",
@@ -162,7 +163,7 @@ def run_task(
         **result.report,
     }
     if report_path is not None:
-        atomic_write_text(report_path, json.dumps(report, indent=2, default=str) + "\n")
+        atomic_write_text(report_path, dumps_strict(report, indent=2, default=str) + "\n")
     if not opts["quiet"] or result.interrupted:
         m = result.metrics
         summary = (
@@ -203,7 +204,7 @@ def _click_param(opt: Option) -> Callable[[Callable], Callable]:
     if opt.choices:
         kw["type"] = click.Choice(list(opt.choices))
     elif opt.kind == "value":
-        kw["type"] = opt.type
+        kw["type"] = FLOAT if opt.type is float else opt.type
     if opt.default is not None:  # (click >= 8.2 takes an explicit None as a given value)
         kw.update(default=opt.default, show_default=True)
     return click.option(opt.cli_flag, opt.param, **kw)

@@ -3,7 +3,6 @@ truth) and ``info`` (what deepprior finds on this machine)."""
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
@@ -11,7 +10,9 @@ import click
 
 from .. import __version__
 from ..errors import DeepPriorError
+from ..finite import dumps_strict
 from .common import load_input, option, task_command
+from .types import FLOAT
 
 __all__ = ["register", "degrade", "info", "system_info"]
 
@@ -19,14 +20,14 @@ __all__ = ["register", "degrade", "info", "system_info"]
 @click.command()
 @click.argument("input")
 @click.option("-o", "--output", required=True, help="Where to write the degraded image.")
-@click.option("--noise", type=float, default=None, help="Gaussian noise sigma, 0-255 scale.")
+@click.option("--noise", type=FLOAT, default=None, help="Gaussian noise sigma, 0-255 scale.")
 @click.option("--factor", type=int, default=None, help="Downscale by 2, 4 or 8 (PIL Lanczos).")
 @click.option("--jpeg", "quality", type=int, default=None, help="Re-encode as JPEG, 1-100.")
 @click.option(
     "--mask-kind", type=click.Choice(["bernoulli", "text", "box"]), default=None,
     help="Blank out pixels with a generated mask.",
 )  # fmt: skip
-@click.option("--keep", type=float, default=0.5, show_default=True, help="Bernoulli: kept share.")
+@click.option("--keep", type=FLOAT, default=0.5, show_default=True, help="Bernoulli: kept share.")
 @click.option("--mask-out", default=None, help="Also write the generated mask here.")
 @click.option("--gray", is_flag=True, help="Convert to grayscale first.")
 @option("seed")
@@ -52,8 +53,11 @@ def degrade(
             raise DeepPriorError(f"unsupported factor {factor}; choose one of 2, 4, 8")
         img = downscale(img, factor)
     if noise is not None:
-        if noise < 0:
-            raise DeepPriorError(f"--noise must be >= 0 (0-255 scale), got {noise}")
+        if not 0 <= noise <= 255:
+            raise DeepPriorError(
+                f"--noise is a sigma on the 0-255 scale of 8-bit pixel values and must be in "
+                f"[0, 255], got {noise:g}; e.g. --noise 25 for the paper's noise"
+            )
         img = add_gaussian_noise(img, noise / 255.0, seed=seed)
     if quality is not None:
         img = jpeg_compress(img, quality)
@@ -122,7 +126,7 @@ def info(as_json: bool) -> None:
     """What deepprior finds on this machine: device, precision, memory, optional packages."""
     d = system_info()
     if as_json:
-        click.echo(json.dumps(d, indent=2))
+        click.echo(dumps_strict(d, indent=2))
         return
     v, c = d["versions"], d["cpu"]
     units = [n for n, on in (("AMX-BF16", c["amx_bf16"]), ("AVX512-BF16", c["avx512_bf16"])) if on]

@@ -8,6 +8,7 @@ split off, and every failure becomes a one-line :class:`~deepprior.errors.DeepPr
 from __future__ import annotations
 
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import png
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from deepprior.errors import DeepPriorError
+from deepprior.errors import DeepPriorError, DeepPriorWarning
 
 from ._common import PathLike, _one_line
 
@@ -138,12 +139,14 @@ def _decode_file(p: Path) -> tuple[np.ndarray, int, int]:
     Returns the raw (H, W[, C]) array, the number of colour channels and the EXIF orientation.
     """
     try:
-        opened = Image.open(p)
+        opened = _open_checked(p)
     except UnidentifiedImageError:
         if _is_tiff(p):  # e.g. float RGB TIFF, which Pillow cannot open
             return _decode_tiff(p)
         raise
     with opened as im:
+        if im.format == "PNG":
+            _verify_png(p)
         im.load()  # full decode inside the caller's try: truncated/corrupt data fails here
         orientation = _exif_orientation(im)
         if im.format == "PNG" and (deep := _decode_png16(p)) is not None:
@@ -153,6 +156,43 @@ def _decode_file(p: Path) -> tuple[np.ndarray, int, int]:
             return raw, n_colour, orientation
         raw, n_colour = _pil_to_array(im)
         return raw, n_colour, orientation
+
+
+def _open_checked(p: Path) -> Image.Image:
+    """``Image.open``, with Pillow's two-line decompression-bomb warning said in one line.
+
+    Pillow warns above ``Image.MAX_IMAGE_PIXELS`` (89 M px) and refuses above twice that
+    (:class:`~PIL.Image.DecompressionBombError`, which the caller turns into an error). Such
+    an image is read, but the user is told what it will cost.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", Image.DecompressionBombWarning)
+        im = Image.open(p)
+    for w in caught:
+        if not issubclass(w.category, Image.DecompressionBombWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        n = im.width * im.height
+        warnings.warn(
+            DeepPriorWarning(
+                f"{p}: a very large image ({im.width}x{im.height} = {n / 1e6:.0f} M px); "
+                f"reading and restoring it needs much memory and time"
+            ),
+            stacklevel=2,
+        )
+    return im
+
+
+def _verify_png(p: Path) -> None:
+    """Check every chunk's CRC (Pillow's ``verify``), which decoding alone does not do.
+
+    Pillow decodes IDAT without checking its CRC, so a file whose image data was damaged
+    would decode to wrong pixels. Raises ``SyntaxError`` / ``OSError`` (a corrupt file).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # said by the open
+        with Image.open(p) as im:
+            im.verify()
 
 
 def _pil_to_array(im: Image.Image) -> tuple[np.ndarray, int]:
@@ -253,13 +293,19 @@ def _decode_tiff(p: Path) -> tuple[np.ndarray, int, int]:
     """Read the first page of a TIFF with tifffile: (H, W[, C]) array, colour count, orient."""
     import tifffile  # installed with scikit-image; only needed for deep-colour TIFFs
 
-    with tifffile.TiffFile(p) as tif:
-        page = tif.pages[0]
-        arr = page.asarray()
-        axes = page.axes
-        photometric = int(page.photometric)
-        tag = page.tags.get(274)
-        orientation = int(tag.value) if tag is not None else 1
+    try:
+        with tifffile.TiffFile(p) as tif:
+            page = tif.pages[0]
+            _check_pixel_count(p, int(page.imagewidth) * int(page.imagelength))
+            arr = page.asarray()
+            axes = page.axes
+            photometric = int(page.photometric)
+            tag = page.tags.get(274)
+            orientation = int(tag.value) if tag is not None else 1
+    except (DeepPriorError, *_DECODE_ERRORS):
+        raise
+    except Exception as exc:  # tifffile fails on some damaged files with e.g. a TypeError
+        raise ValueError(f"{type(exc).__name__}: {_one_line(exc)}") from None
     if arr.ndim == 3 and axes.startswith("S"):
         arr = np.moveaxis(arr, 0, -1)
     if arr.ndim == 2:
@@ -275,6 +321,19 @@ def _decode_tiff(p: Path) -> tuple[np.ndarray, int, int]:
             "save it as gray or RGB"
         )
     return arr, n_colour, orientation if 1 <= orientation <= 8 else 1
+
+
+def _check_pixel_count(p: Path, pixels: int) -> None:
+    """Refuse, as Pillow does, an image claiming more than twice ``Image.MAX_IMAGE_PIXELS``.
+
+    tifffile has no such limit: a damaged or hostile header could make it allocate any size.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and pixels > 2 * limit:
+        raise DeepPriorError(
+            f"{p}: the image is too large to read safely ({pixels} px, more than {2 * limit}); "
+            "give a smaller image"
+        )
 
 
 def _decode_png16(p: Path) -> tuple[np.ndarray, int] | None:

@@ -7,6 +7,7 @@ leaves a half-written file behind.
 from __future__ import annotations
 
 import io
+import warnings
 import zlib
 from pathlib import Path
 
@@ -75,8 +76,10 @@ def read_icc_profile(path: PathLike) -> bytes | None:
     Display P3 or Adobe RGB photo written without it looks washed out.
     """
     try:
-        with Image.open(Path(path)) as im:
-            icc = im.info.get("icc_profile")
+        with warnings.catch_warnings():  # the image's size was already said when it was read
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(Path(path)) as im:
+                icc = im.info.get("icc_profile")
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     return icc if isinstance(icc, bytes) and len(icc) >= 20 else None

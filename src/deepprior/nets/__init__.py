@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import DeepPriorError
+from ..errors import DeepPriorError, ImageTooSmall
 from .hourglass import Hourglass
 from .inputs import guide_input, make_input, meshgrid_input, noise_input
 from .others import Pixels, ResNet, UNet
@@ -181,8 +181,24 @@ def min_image_side(stride: int) -> int:
     return max(stride // 2, 1)
 
 
+def too_small(net: str, size: tuple[int, int], min_side: int) -> ImageTooSmall:
+    """The error for a ``size`` (H, W) image that ``net`` (``min_side`` px at least) cannot fit.
+
+    A shallower net is suggested only where it would fit and is not the one in use.
+    """
+    h, w = size
+    shallow = "hourglass2"
+    fits_shallow = min(h, w) >= min_image_side(create_net(shallow, 1, 1).stride)
+    hint = f"a shallower net such as {shallow!r}" if net != shallow and fits_shallow else ""
+    return ImageTooSmall(
+        f"the image is {w}x{h} px but net {net!r} needs at least {min_side} px per side; "
+        f"use a larger image{' or ' + hint if hint else ''}",
+        net=net, min_side=min_side, hint=hint,
+    )  # fmt: skip
+
+
 __all__ = [
-    "Restarts",
+    "Restarts", "too_small",
     "Hourglass", "UNet", "ResNet", "Pixels", "create_net", "list_nets", "register_net",
     "canvas_size", "min_image_side", "make_input", "noise_input",
     "meshgrid_input", "guide_input",

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..finite import check_finite
 from ..fit import Schedule
 
 OUTPUTS = ("last", "ema", "best")
@@ -66,8 +67,11 @@ class Preset:
     overrides: tuple[str, ...] = field(default=(), compare=False)
 
     def with_overrides(self, **overrides: Any) -> Preset:
-        """A copy with the non-``None`` overrides applied (and recorded in ``overrides``)."""
-        given = {k: v for k, v in overrides.items() if v is not None}
+        """A copy with the non-``None`` overrides applied (and recorded in ``overrides``).
+
+        Raises :class:`~deepprior.errors.DeepPriorError` for a NaN or infinite number.
+        """
+        given = {k: check_finite(v, k) for k, v in overrides.items() if v is not None}
         names = tuple(dict.fromkeys((*self.overrides, *given)))
         return replace(self, **given, overrides=names)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..errors import DeepPriorError
+from ..errors import DeepPriorError, ImageTooSmall
 from ..ops import LANCZOS2_FACTORS, DataTerm, Downsample, upscale
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
@@ -70,4 +70,13 @@ def super_resolve(
         "sr", DataTerm(y, Downsample(factor)), (h * factor, w * factor), y.shape[0],
         init=bicubic, extras={"bicubic": bicubic}, info={"factor": factor},
     )  # fmt: skip
-    return fit_task(problem, preset, params={"factor": factor}, **kw)
+    try:
+        return fit_task(problem, preset, params={"factor": factor}, **kw)
+    except ImageTooSmall as exc:  # said in the input's size, the one the user knows
+        least = -(-exc.min_side // factor)
+        raise ImageTooSmall(
+            f"the input is {w}x{h} px, so the x{factor} result is {w * factor}x{h * factor} px, "
+            f"but net {exc.net!r} needs a result of at least {exc.min_side} px per side; give "
+            f"an input of at least {least}x{least} px{' or use ' + exc.hint if exc.hint else ''}",
+            net=exc.net, min_side=exc.min_side, hint=exc.hint,
+        ) from None  # fmt: skip

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import glob
 import json
-import math
 import os
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import torch
 
 from ...callbacks import ProgressLog
 from ...errors import DeepPriorError, StateMismatch
+from ...finite import dumps_strict
 from .. import baselines as bl
 from .. import data as bd
 from .options import SCHEMA, BenchOptions, all_names, list_items, settings_of
@@ -239,7 +239,7 @@ def run_image(
     }
     out_dir = opts.out_dir()
     atomic_write_text(
-        record_path(out_dir, item["name"]), json.dumps(_clean(record), indent=1, default=str) + "\n"
+        record_path(out_dir, item["name"]), dumps_strict(record, indent=1, default=str) + "\n"
     )
     remove_states(out_dir, item["name"])
     return record
@@ -270,17 +270,6 @@ def remove_states(out_dir: Path, image: str) -> None:
     """Delete the saved fit states of ``image`` (its record is written, or it is redone)."""
     for p in out_dir.glob(f"{glob.escape(image)}.*.state.pt"):
         p.unlink(missing_ok=True)
-
-
-def _clean(x: Any) -> Any:
-    """Non-finite floats become None, so the records are strict JSON."""
-    if isinstance(x, float):
-        return x if math.isfinite(x) else None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
 
 
 # --------------------------------------------------------------------------------------------
