@@ -8,8 +8,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -19,6 +20,9 @@ from ..fit import Callback, load_state
 from ..plan import PRIORS, FitPlan, build_plan
 from .presets import Preset
 from .report import build_report, measure
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 __all__ = ["PRIORS", "Problem", "Result", "solve_problem"]
 
@@ -52,6 +56,28 @@ class Result:
         from ..io import save_image
 
         return save_image(self.image, path, bits=bits)
+
+    def numpy(self) -> np.ndarray:
+        """:attr:`image` as an (H, W, C) float32 array in [0, 1] (the tensor is kept).
+
+        Example:
+            >>> r = Result(image=torch.zeros(3, 4, 5), last=torch.zeros(3, 4, 5), ema=None)
+            >>> r.numpy().shape, r.numpy().dtype
+            ((4, 5, 3), dtype('float32'))
+        """
+        return self.image.detach().cpu().float().permute(1, 2, 0).numpy().copy()
+
+    def pil(self) -> PIL.Image.Image:
+        """:attr:`image` as an 8-bit PIL image (``L`` for one channel, else ``RGB``).
+
+        Example:
+            >>> Result(image=torch.ones(1, 4, 5), last=torch.ones(1, 4, 5), ema=None).pil().size
+            (5, 4)
+        """
+        from PIL import Image
+
+        arr = (self.numpy().clip(0, 1) * 255).round().astype(np.uint8)
+        return Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
 
 
 @dataclass

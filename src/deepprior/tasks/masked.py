@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -11,8 +11,12 @@ from ..errors import DeepPriorError
 from ..ops import DataTerm, Mask, bernoulli_mask, box_mask, text_mask
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
+from .options import FitOptions, fit_options
 from .presets import FAST_NET, HOLDOUT, Preset
 from .registry import INPUT, PRIOR, Option, Task, register_task
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 MASK_KINDS = ("bernoulli", "text", "box")
 
@@ -141,6 +145,7 @@ def _simulated(kw: dict[str, Any], x: torch.Tensor) -> None:
         kw["gt"] = x
 
 
+@fit_options
 def inpaint(
     image: ImageLike,
     mask: ImageLike | None = None,
@@ -148,7 +153,7 @@ def inpaint(
     mask_kind: str | None = None,
     p_known: float = 0.5,
     preset: str | None = None,
-    **kw: Any,
+    **kw: Unpack[FitOptions],
 ) -> Result:
     """Inpainting: fit ``||(x - x0) * m||^2`` where ``m`` is 1 on known pixels.
 
@@ -170,13 +175,14 @@ def inpaint(
     return fit_task(problem, preset, **kw)
 
 
+@fit_options
 def restore(
     image: ImageLike,
     mask: ImageLike | None = None,
     *,
     p_known: float | None = None,
     preset: str | None = None,
-    **kw: Any,
+    **kw: Unpack[FitOptions],
 ) -> Result:
     """Restoration from a fraction of random pixels (Table 3): inpainting with its own preset.
 
