@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from ..tasks.registry import Option, Task
+from ..views import TIMELAPSE_FORMATS, RunViews
 from .common import (
     EXIT_INTERRUPTED,
     json_output,
@@ -84,6 +85,20 @@ def common_options(fn: Callable) -> Callable:
         click.option("--gt", default=None, help="Clean image: report PSNR/SSIM during/after."),
         click.option("--report", default=None, help="Write a JSON report of the run here."),
         click.option(
+            "--plot", is_flag=True, help="Also write OUTPUT_STEM.curves.png: loss, PSNR vs step."
+        ),
+        click.option(
+            "--gif",
+            "--timelapse",
+            "timelapse",
+            type=click.Choice(TIMELAPSE_FORMATS),
+            is_flag=False,
+            flag_value="gif",
+            default=None,
+            help="Also write a time-lapse of the fit, OUTPUT_STEM.gif (or --gif mp4), frames "
+            "at growing step intervals.",
+        ),  # fmt: skip
+        click.option(
             "--save-every",
             type=click.IntRange(min=0),
             default=0,
@@ -132,6 +147,7 @@ def run_task(
     if opts["save_every"] > 0:
         snapshot_dir = Path(opts["snapshot_dir"] or out.with_name(out.stem + "_steps"))
     state_file = out.with_name(out.stem + ".state.pt")
+    views = RunViews(out, inputs, plot=opts.get("plot", False), timelapse=opts.get("timelapse"))
     start = time.time()
     with sigterm_as_interrupt():
         result = runner(
@@ -142,7 +158,8 @@ def run_task(
             progress=not opts["quiet"], snapshot_dir=snapshot_dir,
             snapshot_every=opts["save_every"], memory_check=not opts["no_memory_check"],
             restarts=opts["restarts"], state_file=state_file,
-            state_every=opts["state_every"], resume=opts["resume"], **task_kwargs,
+            state_every=opts["state_every"], resume=opts["resume"], callbacks=views.callbacks,
+            **task_kwargs,
         )  # fmt: skip
     # The outputs keep the colour space of the input image (its embedded ICC profile).
     icc = next(filter(None, (read_icc_profile(p) for p in inputs if p)), None)
@@ -152,6 +169,7 @@ def run_task(
         check_output_path(extra, inputs)
         profile = None if name == "mask" else icc
         written.append(str(save_image(img, extra, bits=bits, icc_profile=profile)))
+    written += views.write(result.report)
     report = {
         "command": ["deepprior", *sys.argv[1:]],
         "inputs": inputs,

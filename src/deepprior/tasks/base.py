@@ -19,7 +19,7 @@ from ..errors import DeepPriorError, StateMismatch
 from ..fit import Callback, load_state
 from ..plan import PRIORS, FitPlan, build_plan
 from .presets import Preset
-from .report import build_report, measure
+from .report import PlanLine, build_report, measure, now_iso, plan_line
 
 if TYPE_CHECKING:
     import PIL.Image
@@ -156,14 +156,16 @@ def solve_problem(
         cbs.append(Snapshots(snapshot_dir, every=snapshot_every))
     if progress:
         every = max(1, min(25, preset.iters // 100 or 1))
+        cbs.append(PlanLine(plan_line(problem, preset, plan)))
         cbs.append(ProgressBar(every=every, desc=problem.task, metrics=gt_cb))
+    started = now_iso()
     t0 = time.perf_counter()
     fr = plan.run(cbs, seed=seed, resume=saved)
     seconds = time.perf_counter() - t0
     image, last, ema = plan.outputs(fr)
     metrics = measure(image, last, ema, problem, gt)
     report = build_report(problem, preset, plan, fr, seed=seed, seconds=seconds,
-                          metrics=metrics)  # fmt: skip
+                          metrics=metrics, started=started)  # fmt: skip
     return Result(image=image, last=last, ema=ema, extras=dict(problem.extras),
                   metrics=metrics, history=fr.history, report=report,
                   interrupted=fr.interrupted)  # fmt: skip
