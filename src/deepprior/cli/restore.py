@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from ..device import PRECISIONS
 from ..tasks.registry import Option, Task
 from ..views import TIMELAPSE_FORMATS, RunViews
 from .common import (
@@ -28,6 +29,7 @@ from .common import (
     sigterm_as_interrupt,
     task_command,
 )
+from .helptext import TaskCommand
 
 __all__ = ["register", "common_options", "run_task", "task_subcommand"]
 
@@ -36,7 +38,7 @@ def common_options(fn: Callable) -> Callable:
     """Options every restoration subcommand shares."""
     options = [
         click.option("-o", "--output", required=True, help="Where to write the result (PNG)."),
-        click.option("--preset", default=None, help="Named settings of the task (see README)."),
+        click.option("--preset", default=None, help="Named settings (see Presets below)."),
         click.option("--iters", type=int, default=None, help="Number of fitting steps."),
         click.option("--lr", type=float, default=None, help="Adam learning rate."),
         click.option("--input-noise", type=float, default=None, help="sigma_p of the z noise."),
@@ -54,6 +56,7 @@ def common_options(fn: Callable) -> Callable:
         ),
         click.option(
             "--precision",
+            type=click.Choice(PRECISIONS),
             default="auto",
             show_default=True,
             help="auto (bf16 where the hardware is fast at it), fp32 or bf16.",
@@ -260,7 +263,7 @@ def task_subcommand(task: Task) -> click.Command:
     fn = common_options(task_command(callback))
     for opt in reversed((*task.inputs, *task.options)):
         fn = _click_param(opt)(fn)
-    return click.command(task.name, help=task.summary)(fn)
+    return click.command(task.name, cls=TaskCommand, task=task, help=task.summary)(fn)
 
 
 def register(group: click.Group) -> click.Group:
