@@ -219,6 +219,8 @@ def _click_param(opt: Option) -> Callable[[Callable], Callable]:
     if opt.positional:
         return click.argument(opt.param, metavar="INPUT")
     kw: dict[str, Any] = {"help": opt.help, "required": opt.required}
+    if opt.type is bool:
+        return click.option(opt.cli_flag, opt.param, is_flag=True, **kw)
     if opt.choices:
         kw["type"] = click.Choice(list(opt.choices))
     elif opt.kind == "value":
