@@ -260,7 +260,7 @@ def register(group: click.Group) -> click.Group:
         >>> import click
         >>> g = register(click.Group("deepprior"))
         >>> sorted(g.commands["bench"].commands)
-        ['denoise', 'holes', 'inpaint', 'report', 'sr', 'text-inpaint']
+        ['curves', 'denoise', 'holes', 'inpaint', 'report', 'sr', 'text-inpaint']
     """
     group.add_command(bench)
     group.add_command(speed)

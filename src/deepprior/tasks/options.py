@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypedDict, TypeVar
+from typing import Any, TypedDict, TypeVar, get_type_hints
 
 from ..fit import Callback
 
@@ -109,16 +109,16 @@ def fit_options(fn: F) -> F:
         ... def f(image, *, preset=None, **kw):
         ...     '''Restore.'''
         >>> inspect.signature(f).parameters["iters"]
-        <Parameter "iters: 'int | None' = None">
+        <Parameter "iters: int | None = None">
     """
     sig = inspect.signature(fn)
     own = [p for p in sig.parameters.values() if p.kind is not p.VAR_KEYWORD]
     names = {p.name for p in own}
-    defaults = _defaults()
+    defaults, types = _defaults(), get_type_hints(FitOptions)
     shared = [
         inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=defaults[name],
-                          annotation=FitOptions.__annotations__[name])
-        for name in FitOptions.__annotations__ if name not in names
+                          annotation=types[name])
+        for name in types if name not in names
     ]  # fmt: skip
     fn.__signature__ = sig.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
     lines = [f"    {p.name}: {FIT_OPTION_DOCS[p.name]}" for p in shared]
