@@ -179,7 +179,7 @@ def time_config(
 ) -> dict[str, Any]:
     """Run ``warmup + steps`` fit steps in ``config`` and return the timing record."""
     if steps < 1 or warmup < 1:
-        raise DeepPriorError("--steps and --warmup must be at least 1")
+        raise DeepPriorError("--iters and --warmup must be at least 1")
     dev = select_device(device)
     extra = {"checkpoint": True} if config.checkpoint else {}
     p, net, z, term = _problem(task, preset, size, factor, **extra)

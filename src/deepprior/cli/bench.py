@@ -213,7 +213,8 @@ def curves_command(
     click.echo(md.read_text())
 
 
-@click.command(cls=AliasedCommand, aliases={"--json": "--report"})
+# --iters counts fit steps in every command; --steps, speed's old spelling, still works.
+@click.command(cls=AliasedCommand, aliases={"--json": "--report", "--steps": "--iters"})
 @click.option(
     "--size", "sizes", type=int, multiple=True, default=(256,), show_default=True,
     help="Output side in pixels; repeat for several sizes (--size 256 --size 512).",
@@ -221,7 +222,8 @@ def curves_command(
 @click.option("--task", type=click.Choice(["sr", "denoise"]), default="sr", show_default=True)
 @click.option("--preset", default=None, help="Preset of the task (default: paper).")
 @click.option("--factor", type=int, default=4, show_default=True, help="SR factor.")
-@click.option("--steps", type=int, default=10, show_default=True, help="Timed steps per run.")
+@click.option("--iters", "steps", type=int, default=10, show_default=True,
+              help="Timed steps per run.")  # fmt: skip
 @click.option("--warmup", type=int, default=3, show_default=True, help="Untimed steps first.")
 @click.option(
     "--configs", default="baseline,deepprior", show_default=True,
@@ -259,7 +261,7 @@ def register(group: click.Group) -> click.Group:
         >>> import click
         >>> g = register(click.Group("deepprior"))
         >>> sorted(g.commands["bench"].commands)
-        ['denoise', 'holes', 'inpaint', 'report', 'sr', 'text-inpaint']
+        ['curves', 'denoise', 'holes', 'inpaint', 'report', 'sr', 'text-inpaint']
     """
     group.add_command(bench)
     group.add_command(speed)

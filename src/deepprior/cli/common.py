@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..device import PRECISIONS
 from ..errors import DeepPriorError
 from ..signals import sigterm_to_interrupt
 
@@ -37,7 +38,8 @@ SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
                            "help": "Random seed."}),
     "device": (("--device",), {"default": "auto", "show_default": True,
                                "help": "auto, cpu, cuda or cuda:N."}),
-    "precision": (("--precision",), {"default": "auto", "show_default": True,
+    "precision": (("--precision",), {"type": click.Choice(PRECISIONS), "default": "auto",
+                                     "show_default": True,
                                      "help": "auto (bf16 where the hardware is fast at it), "
                                      "fp32 or bf16."}),
     "quiet": (("-q", "--quiet"), {"is_flag": True, "help": "No progress bar or summary."}),

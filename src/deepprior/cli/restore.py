@@ -18,8 +18,10 @@ from typing import Any
 
 import click
 
+from ..device import PRECISIONS
 from ..finite import dumps_strict
 from ..tasks.registry import Option, Task
+from ..views import TIMELAPSE_FORMATS, RunViews
 from .batches import batch_options, dispatch
 from .common import (
     EXIT_INTERRUPTED,
@@ -29,6 +31,7 @@ from .common import (
     sigterm_as_interrupt,
     task_command,
 )
+from .helptext import TaskCommand
 from .types import FLOAT
 
 __all__ = ["register", "common_options", "run_single", "run_task", "task_subcommand"]
@@ -38,7 +41,7 @@ def common_options(fn: Callable) -> Callable:
     """Options every restoration subcommand shares."""
     options = [
         click.option("-o", "--output", required=True, help="Where to write the result (PNG)."),
-        click.option("--preset", default=None, help="Named settings of the task (see README)."),
+        click.option("--preset", default=None, help="Named settings (see Presets below)."),
         click.option("--iters", type=int, default=None, help="Number of fitting steps."),
         click.option("--lr", type=FLOAT, default=None, help="Adam learning rate."),
         click.option("--input-noise", type=FLOAT, default=None, help="sigma_p of the z noise."),
@@ -56,6 +59,7 @@ def common_options(fn: Callable) -> Callable:
         ),
         click.option(
             "--precision",
+            type=click.Choice(PRECISIONS),
             default="auto",
             show_default=True,
             help="auto (bf16 where the hardware is fast at it), fp32 or bf16.",
@@ -86,6 +90,20 @@ def common_options(fn: Callable) -> Callable:
         ),
         click.option("--gt", default=None, help="Clean image: report PSNR/SSIM during/after."),
         click.option("--report", default=None, help="Write a JSON report of the run here."),
+        click.option(
+            "--plot", is_flag=True, help="Also write OUTPUT_STEM.curves.png: loss, PSNR vs step."
+        ),
+        click.option(
+            "--gif",
+            "--timelapse",
+            "timelapse",
+            type=click.Choice(TIMELAPSE_FORMATS),
+            is_flag=False,
+            flag_value="gif",
+            default=None,
+            help="Also write a time-lapse of the fit, OUTPUT_STEM.gif (or --gif mp4), frames "
+            "at growing step intervals.",
+        ),  # fmt: skip
         click.option(
             "--save-every",
             type=click.IntRange(min=0),
@@ -135,6 +153,7 @@ def run_task(
     if opts["save_every"] > 0:
         snapshot_dir = Path(opts["snapshot_dir"] or out.with_name(out.stem + "_steps"))
     state_file = out.with_name(out.stem + ".state.pt")
+    views = RunViews(out, inputs, plot=opts.get("plot", False), timelapse=opts.get("timelapse"))
     start = time.time()
     with sigterm_as_interrupt():
         result = runner(
@@ -145,7 +164,8 @@ def run_task(
             progress=not opts["quiet"], snapshot_dir=snapshot_dir,
             snapshot_every=opts["save_every"], memory_check=not opts["no_memory_check"],
             restarts=opts["restarts"], state_file=state_file,
-            state_every=opts["state_every"], resume=opts["resume"], **task_kwargs,
+            state_every=opts["state_every"], resume=opts["resume"], callbacks=views.callbacks,
+            **task_kwargs,
         )  # fmt: skip
     # The outputs keep the colour space of the input image (its embedded ICC profile).
     icc = next(filter(None, (read_icc_profile(p) for p in inputs if p)), None)
@@ -155,6 +175,7 @@ def run_task(
         check_output_path(extra, inputs)
         profile = None if name == "mask" else icc
         written.append(str(save_image(img, extra, bits=bits, icc_profile=profile)))
+    written += views.write(result.report)
     report = {
         "command": ["deepprior", *sys.argv[1:]],
         "inputs": inputs,
@@ -201,6 +222,8 @@ def _click_param(opt: Option) -> Callable[[Callable], Callable]:
     if opt.positional:  # several files, folders or globs make a batch (see .batches)
         return click.argument(opt.param, metavar="INPUT...", nargs=-1, required=True)
     kw: dict[str, Any] = {"help": opt.help, "required": opt.required}
+    if opt.type is bool:
+        return click.option(opt.cli_flag, opt.param, is_flag=True, **kw)
     if opt.choices:
         kw["type"] = click.Choice(list(opt.choices))
     elif opt.kind == "value":
@@ -255,7 +278,7 @@ def task_subcommand(task: Task) -> click.Command:
         fn = batch_options(fn)
     for opt in reversed((*task.inputs, *task.options)):
         fn = _click_param(opt)(fn)
-    return click.command(task.name, help=task.summary)(fn)
+    return click.command(task.name, cls=TaskCommand, task=task, help=task.summary)(fn)
 
 
 def register(group: click.Group) -> click.Group:

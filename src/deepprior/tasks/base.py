@@ -8,8 +8,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -18,7 +19,10 @@ from ..errors import DeepPriorError, StateMismatch
 from ..fit import Callback, load_state
 from ..plan import PRIORS, FitPlan, build_plan
 from .presets import Preset
-from .report import build_report, measure
+from .report import PlanLine, build_report, measure, now_iso, plan_line
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 __all__ = ["PRIORS", "Problem", "Result", "solve_problem"]
 
@@ -52,6 +56,28 @@ class Result:
         from ..io import save_image
 
         return save_image(self.image, path, bits=bits)
+
+    def numpy(self) -> np.ndarray:
+        """:attr:`image` as an (H, W, C) float32 array in [0, 1] (the tensor is kept).
+
+        Example:
+            >>> r = Result(image=torch.zeros(3, 4, 5), last=torch.zeros(3, 4, 5), ema=None)
+            >>> r.numpy().shape, r.numpy().dtype
+            ((4, 5, 3), dtype('float32'))
+        """
+        return self.image.detach().cpu().float().permute(1, 2, 0).numpy().copy()
+
+    def pil(self) -> PIL.Image.Image:
+        """:attr:`image` as an 8-bit PIL image (``L`` for one channel, else ``RGB``).
+
+        Example:
+            >>> Result(image=torch.ones(1, 4, 5), last=torch.ones(1, 4, 5), ema=None).pil().size
+            (5, 4)
+        """
+        from PIL import Image
+
+        arr = (self.numpy().clip(0, 1) * 255).round().astype(np.uint8)
+        return Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr)
 
 
 @dataclass
@@ -130,14 +156,16 @@ def solve_problem(
         cbs.append(Snapshots(snapshot_dir, every=snapshot_every))
     if progress:
         every = max(1, min(25, preset.iters // 100 or 1))
+        cbs.append(PlanLine(plan_line(problem, preset, plan)))
         cbs.append(ProgressBar(every=every, desc=problem.task, metrics=gt_cb))
+    started = now_iso()
     t0 = time.perf_counter()
     fr = plan.run(cbs, seed=seed, resume=saved)
     seconds = time.perf_counter() - t0
     image, last, ema = plan.outputs(fr)
     metrics = measure(image, last, ema, problem, gt)
     report = build_report(problem, preset, plan, fr, seed=seed, seconds=seconds,
-                          metrics=metrics)  # fmt: skip
+                          metrics=metrics, started=started)  # fmt: skip
     return Result(image=image, last=last, ema=ema, extras=dict(problem.extras),
                   metrics=metrics, history=fr.history, report=report,
                   interrupted=fr.interrupted)  # fmt: skip

@@ -51,7 +51,32 @@ def as_image(x: ImageLike, name: str = "image") -> torch.Tensor:
         t = t[:3]
     if not torch.isfinite(t).all():
         raise DeepPriorError(f"{name} contains NaN or infinite values")
+    _check_range(t, name)
     return t.clamp(0, 1).contiguous()
+
+
+#: The largest value a float image may hold: a noisy image in [0, 1] overshoots a little
+#: (it is clamped), an image in 0-255 or 0-65535 does not fit (it is refused).
+MAX_FLOAT_VALUE = 2.0
+
+
+def _check_range(t: torch.Tensor, name: str) -> None:
+    """Refuse a float image in 0-255 (or 0-65535) rather than clamp it to white.
+
+    Example:
+        >>> _check_range(torch.full((1, 2, 2), 200.0), "image")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        deepprior.errors.DeepPriorError: image holds values up to 200 ... divide it by 255 ...
+    """
+    top = float(t.max()) if t.numel() else 0.0
+    if top > MAX_FLOAT_VALUE:
+        scale = "255" if top <= 255.5 else "65535"
+        raise DeepPriorError(
+            f"{name} holds values up to {top:g} but float images must be in [0, 1]; it looks "
+            f"like a 0-{scale} image: divide it by {scale} (or pass it as "
+            f"{'uint8' if scale == '255' else 'uint16'})"
+        )
 
 
 _SOLVE_KEYS = {

@@ -6,7 +6,7 @@ registering it adds ``deepprior deblur`` and ``deepprior.list_tasks()``'s entry.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -14,8 +14,12 @@ from ..kernels import gaussian_kernel_1d, like, separable_conv
 from ..ops import DataTerm, Operator
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
+from .options import FitOptions, fit_options
 from .presets import FAST_NET, HOLDOUT, Preset
 from .registry import Option, Task, register_task
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["GaussianBlur", "deblur"]
 
@@ -71,7 +75,10 @@ class Deblur(Task):
         return deblur(image, **kw)
 
 
-def deblur(image: ImageLike, sigma: float, *, preset: str | None = None, **kw: Any) -> Result:
+@fit_options
+def deblur(
+    image: ImageLike, sigma: float, *, preset: str | None = None, **kw: Unpack[FitOptions]
+) -> Result:
     """Non-blind deblurring: fit ``||GaussianBlur(sigma)(x) - x0||²``.
 
     Example:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..ops import DataTerm, Identity
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
+from .options import FitOptions, fit_options
 from .presets import AUTO_NET, FAST_NET, HOLDOUT, Preset
 from .registry import Task, register_task
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 def identity_problem(task: str, image: ImageLike) -> Problem:
@@ -66,7 +70,8 @@ class Jpeg(Task):
         return remove_jpeg_artifacts(image, **kw)
 
 
-def denoise(image: ImageLike, *, preset: str | None = None, **kw: Any) -> Result:
+@fit_options
+def denoise(image: ImageLike, *, preset: str | None = None, **kw: Unpack[FitOptions]) -> Result:
     """Blind denoising: fit ``||x - x0||^2`` and stop early; the EMA output by default.
 
     Example:
@@ -80,6 +85,9 @@ def denoise(image: ImageLike, *, preset: str | None = None, **kw: Any) -> Result
     return fit_task(identity_problem("denoise", image), preset, **kw)
 
 
-def remove_jpeg_artifacts(image: ImageLike, *, preset: str | None = None, **kw: Any) -> Result:
+@fit_options
+def remove_jpeg_artifacts(
+    image: ImageLike, *, preset: str | None = None, **kw: Unpack[FitOptions]
+) -> Result:
     """JPEG-artefact removal: the denoising data term with the paper's JPEG net (Fig. 6)."""
     return fit_task(identity_problem("jpeg", image), preset, **kw)

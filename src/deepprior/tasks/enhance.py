@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import Result
 from .common import ImageLike, fit_task
 from .denoise import identity_problem
+from .options import FitOptions, fit_options
 from .presets import Preset
 from .registry import Task, register_task
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 @register_task
@@ -31,7 +35,8 @@ class Enhance(Task):
         return enhance(image, **kw)
 
 
-def enhance(image: ImageLike, *, preset: str | None = None, **kw: Any) -> Result:
+@fit_options
+def enhance(image: ImageLike, *, preset: str | None = None, **kw: Unpack[FitOptions]) -> Result:
     """Detail enhancement (Fig. 18): an early-stopped fit gives the coarse image ``x_c``;
     the result is ``x0 + (x0 - x_c)``. ``extras['coarse']`` holds ``x_c``."""
     problem = identity_problem("enhance", image)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DeepPriorError
 from ..ops import DataTerm, Identity
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
+from .options import FitOptions, fit_options
 from .presets import Preset
 from .registry import Option, Task, register_task
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 
 @register_task
@@ -36,8 +40,9 @@ class Flash(Task):
         return flash_no_flash(flash, no_flash, **kw)
 
 
+@fit_options
 def flash_no_flash(
-    flash: ImageLike, no_flash: ImageLike, *, preset: str | None = None, **kw: Any
+    flash: ImageLike, no_flash: ImageLike, *, preset: str | None = None, **kw: Unpack[FitOptions]
 ) -> Result:
     """Flash/no-flash (Fig. 19): fit the no-flash photo with the flash photo as ``z``; the
     result has the no-flash lighting with the flash photo's low noise and detail."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -11,10 +11,15 @@ from torch import nn
 from ..ops import DataTerm, Identity
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
+from .options import FitOptions, fit_options
 from .presets import Preset
 from .registry import get_task
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
+
+@fit_options
 def solve(
     image: ImageLike | Problem,
     operator: nn.Module | None = None,
@@ -23,7 +28,7 @@ def solve(
     task: str = "deblur",
     size: tuple[int, int] | None = None,
     weight: torch.Tensor | None = None,
-    **kw: Any,
+    **kw: Unpack[FitOptions],
 ) -> Result:
     """Restore ``image`` = ``A(x)`` (+ noise) for any differentiable operator ``A``.
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -11,10 +11,18 @@ from ..errors import DeepPriorError
 from ..ops import DataTerm, Mask, bernoulli_mask, box_mask, text_mask
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
+from .options import FitOptions, fit_options
 from .presets import FAST_NET, HOLDOUT, Preset
 from .registry import INPUT, PRIOR, Option, Task, register_task
 
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
 MASK_KINDS = ("bernoulli", "text", "box")
+INVERT_MASK = Option(
+    "invert_mask", "The --mask file is white = fill, black = keep (the OpenCV/LaMa convention).",
+    type=bool, default=False,
+)  # fmt: skip
 
 
 @register_task
@@ -50,6 +58,7 @@ class Inpaint(Task):
         Option("mask_kind", "Damage the clean INPUT with a generated mask instead (INPUT is "
                "then the reference).", choices=MASK_KINDS),
         Option("p_known", "Bernoulli: kept share.", type=float, default=0.5, flag="--keep"),
+        INVERT_MASK,
         PRIOR,
     )  # fmt: skip
 
@@ -81,6 +90,7 @@ class Restore(Task):
     inputs = (INPUT, Option("mask", "Mask file: white (non-zero) = known pixel.", kind="mask"))
     options = (
         Option("p_known", "Keep this share of INPUT's pixels.", type=float, flag="--keep"),
+        INVERT_MASK,
         PRIOR,
     )
 
@@ -121,11 +131,16 @@ def _binary_mask(mask: Any, size: tuple[int, int]) -> torch.Tensor:
     return m
 
 
-def masked_problem(task: str, image: ImageLike, mask: Any, apply_mask: bool) -> Problem:
+def masked_problem(
+    task: str, image: ImageLike, mask: Any, apply_mask: bool, invert: bool = False
+) -> Problem:
     """The problem ``||x ⊙ m - x0 ⊙ m||²``; ``apply_mask``: ``image`` is the clean reference
-    and the masked copy is the input (kept in ``extras`` with the mask)."""
+    and the masked copy is the input (kept in ``extras`` with the mask); ``invert``: ``mask``
+    is 1 where to fill (the OpenCV/LaMa convention)."""
     x = as_image(image)
     m = _binary_mask(mask, tuple(x.shape[-2:]))
+    if invert:
+        m = 1 - m  # (_binary_mask checked that both kinds of pixel are present)
     degraded = x * m if apply_mask else x
     init = degraded * m + 0.5 * (1 - m)
     extras = {"masked": degraded, "mask": m} if apply_mask else {}
@@ -141,6 +156,7 @@ def _simulated(kw: dict[str, Any], x: torch.Tensor) -> None:
         kw["gt"] = x
 
 
+@fit_options
 def inpaint(
     image: ImageLike,
     mask: ImageLike | None = None,
@@ -148,11 +164,13 @@ def inpaint(
     mask_kind: str | None = None,
     p_known: float = 0.5,
     preset: str | None = None,
-    **kw: Any,
+    invert_mask: bool = False,
+    **kw: Unpack[FitOptions],
 ) -> Result:
     """Inpainting: fit ``||(x - x0) * m||^2`` where ``m`` is 1 on known pixels.
 
-    Give ``mask`` (1 / white = known, 0 / black = fill in) for a real damaged photo. Or give
+    Give ``mask`` (1 / white = known, 0 / black = fill in; with ``invert_mask``, the
+    OpenCV/LaMa convention: white = fill in) for a real damaged photo. Or give
     ``mask_kind`` (``bernoulli``, ``text``, ``box``) to damage a clean ``image`` with a
     generated mask: then the clean image is the ground truth, and ``extras`` holds the
     ``masked`` input and the ``mask``. The default preset follows the mask: ``holes`` for
@@ -166,22 +184,29 @@ def inpaint(
         _simulated(kw, x)
         if preset is None and mask_kind == "box":
             preset = "holes"
-    problem = masked_problem("inpaint", x, mask, apply_mask=mask_kind is not None)
+    if invert_mask and mask_kind is not None:
+        raise DeepPriorError("invert_mask applies to a mask file, not to a mask_kind",
+                             param="invert_mask")  # fmt: skip
+    problem = masked_problem("inpaint", x, mask, apply_mask=mask_kind is not None,
+                             invert=invert_mask)  # fmt: skip
     return fit_task(problem, preset, **kw)
 
 
+@fit_options
 def restore(
     image: ImageLike,
     mask: ImageLike | None = None,
     *,
     p_known: float | None = None,
     preset: str | None = None,
-    **kw: Any,
+    invert_mask: bool = False,
+    **kw: Unpack[FitOptions],
 ) -> Result:
     """Restoration from a fraction of random pixels (Table 3): inpainting with its own preset.
 
-    Give ``mask`` for an image whose missing pixels are known, or ``p_known`` to keep that
-    fraction of a clean ``image``'s pixels at random (seeded) and restore the rest.
+    Give ``mask`` for an image whose missing pixels are known (1 / white = known; with
+    ``invert_mask``, white = missing), or ``p_known`` to keep that fraction of a clean
+    ``image``'s pixels at random (seeded) and restore the rest.
     """
     if (mask is None) == (p_known is None):
         raise DeepPriorError("give either a mask or p_known (exactly one)", param="mask")
@@ -189,5 +214,9 @@ def restore(
     if p_known is not None:
         mask = bernoulli_mask(tuple(x.shape[-2:]), p_known, seed=kw.get("seed", 0))
         _simulated(kw, x)
-    problem = masked_problem("restore", x, mask, apply_mask=p_known is not None)
+    if invert_mask and p_known is not None:
+        raise DeepPriorError("invert_mask applies to a mask file, not to p_known",
+                             param="invert_mask")  # fmt: skip
+    problem = masked_problem("restore", x, mask, apply_mask=p_known is not None,
+                             invert=invert_mask)  # fmt: skip
     return fit_task(problem, preset, **kw)

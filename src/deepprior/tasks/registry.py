@@ -32,7 +32,8 @@ class Option:
     Attributes:
         param: the keyword (or, with ``positional``, the argument) of the task function.
         help: one line for ``--help``.
-        type: ``int``, ``float``, ``str``; ``choices`` restricts the value.
+        type: ``int``, ``float``, ``str``, or ``bool`` (a flag); ``choices`` restricts the
+            value.
         kind: ``value``, ``image`` or ``mask``.
         positional: an image given as the command's argument (``INPUT``), not an option.
     """

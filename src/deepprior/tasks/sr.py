@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DeepPriorError, ImageTooSmall
 from ..ops import LANCZOS2_FACTORS, DataTerm, Downsample, upscale
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
+from .options import FitOptions, fit_options
 from .presets import FAST_NET, HOLDOUT, Preset
 from .registry import PRIOR, Option, Task, register_task
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: The SR factors: those of the Lanczos2 operator.
 SR_FACTORS = LANCZOS2_FACTORS
@@ -51,8 +55,9 @@ class SuperResolution(Task):
         return super_resolve(image, factor, **kw)
 
 
+@fit_options
 def super_resolve(
-    image: ImageLike, factor: int = 4, *, preset: str | None = None, **kw: Any
+    image: ImageLike, factor: int = 4, *, preset: str | None = None, **kw: Unpack[FitOptions]
 ) -> Result:
     """×``factor`` super-resolution: fit ``||d(x) - x0||^2`` with ``d`` the Lanczos2 decimator.
 
