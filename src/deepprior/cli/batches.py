@@ -9,7 +9,6 @@ command, unchanged. Exit status: 0 when every image is restored or was done befo
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import click
 
 from ..errors import DeepPriorError
+from ..finite import dumps_strict
 from .common import EXIT_INTERRUPTED
 
 __all__ = ["EXIT_FAILED", "batch_options", "dispatch", "summary_table"]
@@ -147,7 +147,7 @@ def _finish(records: list[Any], report: str | None, quiet: bool) -> None:
 
     if report is not None:
         doc = {"command": ["deepprior", *sys.argv[1:]], "files": [r.to_dict() for r in records]}
-        atomic_write_text(Path(report), json.dumps(doc, indent=2) + "\n")
+        atomic_write_text(Path(report), dumps_strict(doc, indent=2) + "\n")
     bad = [r for r in records if r.status in ("failed", "interrupted")]
     if not quiet:
         click.echo(summary_table(records))

@@ -60,7 +60,7 @@ def step_gflop(preset: Preset, channels: int = 3, side: int = REFERENCE_SIDE) ->
         True
     """
     in_channels = 2 if preset.input == "meshgrid" else preset.input_channels
-    kwargs = json.dumps(preset.net_kwargs, sort_keys=True)
+    kwargs = json.dumps(preset.net_kwargs, sort_keys=True, allow_nan=False)
     return _gflop_per_pixel(preset.net, in_channels, channels, kwargs) * side * side
 
 

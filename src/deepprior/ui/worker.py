@@ -9,7 +9,6 @@ report and a time-lapse GIF are written to the run's own folder.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ import torch
 
 from ..callbacks import _duration
 from ..errors import DeepPriorError
+from ..finite import dumps_strict
 from ..fit import Callback, Schedule, StepInfo
 from ..metrics import psnr
 from ..tasks.registry import get_task
@@ -324,7 +324,7 @@ class Run:
         image = save_image(result.image, self.folder / f"{name}.png")
         report = {"task": self.task.name, "options": self.options, **result.report}
         report["history"] = {"loss": result.history.get("loss", [])}
-        atomic_write_text(self.folder / f"{name}.json", json.dumps(report, indent=2, default=str))
+        atomic_write_text(self.folder / f"{name}.json", dumps_strict(report, indent=2, default=str))
         frames = list(self.view.frames)
         frames.append((result.report["iters_run"], _thumbnail(_rgb(to_uint8(result.image)))))
         gif = atomic_write_bytes(self.folder / f"{name}.gif", timelapse_gif(frames))
