@@ -52,6 +52,15 @@ class Inpaint(Task):
         Option("p_known", "Bernoulli: kept share.", type=float, default=0.5, flag="--keep"),
         PRIOR,
     )  # fmt: skip
+    extras = ("masked", "mask")
+
+    def extras_for(self, *, mask_kind: str | None = None, **_: Any) -> tuple[str, ...]:
+        """A generated mask writes the masked input and the mask."""
+        return self.extras if mask_kind is not None else ()
+
+    def preset(self, name: str | None = None, *, mask_kind: str | None = None, **_: Any) -> Preset:
+        """A generated box mask defaults to the ``holes`` preset (as :func:`inpaint` does)."""
+        return super().preset("holes" if name is None and mask_kind == "box" else name)
 
     def run(self, image: ImageLike, mask: ImageLike | None = None, **kw: Any) -> Result:
         return inpaint(image, mask, **kw)
@@ -83,6 +92,11 @@ class Restore(Task):
         Option("p_known", "Keep this share of INPUT's pixels.", type=float, flag="--keep"),
         PRIOR,
     )
+    extras = ("masked", "mask")
+
+    def extras_for(self, *, p_known: float | None = None, **_: Any) -> tuple[str, ...]:
+        """A simulated mask (``p_known``) writes the masked input and the mask."""
+        return self.extras if p_known is not None else ()
 
     def run(self, image: ImageLike, mask: ImageLike | None = None, **kw: Any) -> Result:
         return restore(image, mask, **kw)
