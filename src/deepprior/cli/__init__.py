@@ -12,6 +12,7 @@ import sys
 import click
 
 from .. import __version__
+from .._startup import end_of_imports
 from ..errors import DeepPriorError
 from . import bench, diag, restore, tools
 from .common import EXIT_INTERRUPTED, error_message, fail
@@ -31,6 +32,7 @@ for _module in (restore, tools, diag, bench):
 
 def main() -> None:
     """Entry point of the ``deepprior`` script."""
+    end_of_imports()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as e:
