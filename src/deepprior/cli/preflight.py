@@ -76,7 +76,8 @@ def planned_files(
 
 
 def snapshot_clash(path: Path, folder: Path) -> bool:
-    """True when ``path`` is (or may become) one of the snapshots written into ``folder``.
+    """True when ``path`` is (or may become) one of the snapshots written into ``folder``,
+    under any spelling: itself, through symlinks, or a hard link to a snapshot file.
 
     Example:
         >>> snapshot_clash(Path("runs/step_000100.png"), Path("runs"))
@@ -86,7 +87,14 @@ def snapshot_clash(path: Path, folder: Path) -> bool:
     """
     from ..io import _same_file
 
-    return bool(SNAPSHOT_NAME.fullmatch(path.name)) and _same_file(path.parent, folder)
+    for p in (path, path.resolve()):
+        if SNAPSHOT_NAME.fullmatch(p.name) and _same_file(p.parent, folder):
+            return True
+    if not (path.is_file() and folder.is_dir()):
+        return False
+    return any(
+        SNAPSHOT_NAME.fullmatch(f.name) and _same_file(f, path) for f in folder.iterdir()
+    )
 
 
 def _refuse_clashes(reads: list[Planned], writes: list[Planned], snapshots: Path | None) -> None:
