@@ -10,6 +10,7 @@ the fit's own handling is unchanged.
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import sys
 import threading
@@ -50,6 +51,8 @@ def quiet_interrupt_while_importing() -> None:
     """In the command's process, make Ctrl-C during the imports a one-line exit (130)."""
     global _previous
     if not is_cli_process() or threading.current_thread() is not threading.main_thread():
+        return
+    if multiprocessing.parent_process() is not None:  # a worker (spawned with our argv)
         return
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not when ignored)
         _previous = signal.signal(signal.SIGINT, _interrupted)

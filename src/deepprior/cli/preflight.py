@@ -92,41 +92,34 @@ def snapshot_clash(path: Path, folder: Path) -> bool:
             return True
     if not (path.is_file() and folder.is_dir()):
         return False
-    return any(
-        SNAPSHOT_NAME.fullmatch(f.name) and _same_file(f, path) for f in folder.iterdir()
-    )
+    return any(SNAPSHOT_NAME.fullmatch(f.name) and _same_file(f, path) for f in folder.iterdir())
+
+
+def _protect(kept: Planned, writers: list[Planned], snapshots: Path | None) -> None:
+    """Refuse when one of ``writers`` or a snapshot in ``snapshots`` would replace ``kept``."""
+    from ..io import _same_file
+
+    for w in writers:
+        if kept.flag == "--resume" and w.what == "the fit state":
+            continue  # --resume reads the state that the fit then saves
+        if _same_file(w.path, kept.path):
+            raise DeepPriorError(
+                f"refusing to overwrite {kept.what} {kept.path} with {w.what}; "
+                f"choose another {w.flag} path"
+            )
+    if snapshots is not None and snapshot_clash(kept.path, snapshots):
+        raise DeepPriorError(
+            f"refusing to overwrite {kept.what} {kept.path} with a --save-every snapshot; "
+            "choose another --snapshot-dir"
+        )
 
 
 def _refuse_clashes(reads: list[Planned], writes: list[Planned], snapshots: Path | None) -> None:
     """No written file may be a read one, nor two written files the same one."""
-    from ..io import _same_file
-
     for r in reads:
-        for w in writes:
-            if r.flag == "--resume" and w.what == "the fit state":
-                continue  # --resume reads the state that the fit then saves
-            if _same_file(w.path, r.path):
-                raise DeepPriorError(
-                    f"refusing to overwrite {r.what} {r.path} with {w.what}; "
-                    f"choose another {w.flag} path"
-                )
-        if snapshots is not None and snapshot_clash(r.path, snapshots):
-            raise DeepPriorError(
-                f"refusing to overwrite {r.what} {r.path} with a --save-every snapshot; "
-                "choose another --snapshot-dir"
-            )
-    for i, a in enumerate(writes):
-        for b in writes[i + 1 :]:
-            if _same_file(a.path, b.path):
-                raise DeepPriorError(
-                    f"{a.what} and {b.what} would both be written to {a.path}; "
-                    f"choose another {b.flag} path"
-                )
-        if snapshots is not None and snapshot_clash(a.path, snapshots):
-            raise DeepPriorError(
-                f"{a.what} {a.path} would be overwritten by a --save-every snapshot; "
-                f"choose another {a.flag} path or --snapshot-dir"
-            )
+        _protect(r, writes, snapshots)
+    for i, w in enumerate(writes):
+        _protect(w, writes[i + 1 :], snapshots)
 
 
 def _try_creating(folder: Path, name: str, suffix: str) -> None:

@@ -41,9 +41,7 @@ class SuperResolution(Task):
     )
     extras = ("bicubic",)
 
-    def result_size(
-        self, size: tuple[int, int], *, factor: int = 4, **_: Any
-    ) -> tuple[int, int]:
+    def result_size(self, size: tuple[int, int], *, factor: int = 4, **_: Any) -> tuple[int, int]:
         """The input's size times ``factor``."""
         return size[0] * factor, size[1] * factor
 
