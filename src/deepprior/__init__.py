@@ -10,6 +10,7 @@ Example:
     >>> # result.save("clean.png")
 """
 
+from . import _startup  # noqa: F401  (first: in the command, Ctrl-C while importing exits)
 from ._version import __version__
 from .errors import DeepPriorError, DeepPriorWarning
 from .fit import Callback, FitResult, Schedule, fit

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -39,21 +41,135 @@ def estimate_fit_memory(
     """
     stride = getattr(net, "stride", 1)
     side = max(2 * stride, 32)
+    if _on_meta(net):
+        # No data: only shapes. Autocast does not act on the meta device, so a bf16 fit's
+        # activations are taken as half the float32 ones (a lower bound, as when refusing).
+        probe = torch.empty(1, in_channels, side, side, device="meta")
+        half = 0.5 if dtype != torch.float32 else 1.0
+        per_px = half * _saved_bytes(net.train(), probe) / (side * side)
+    else:
+        per_px = _probe_bytes(net, in_channels, side, dtype) / (side * side)
+    params = sum(p.numel() * 4 for p in net.parameters())
+    pixels = canvas[0] * canvas[1]
+    # The backward pass holds the saved activations plus gradients of about the same size
+    # for the largest layers; 1.5x covers that and the allocator's slack.
+    return int(4 * params + 1.5 * per_px * pixels + 64 * 1024**2)
+
+
+def _on_meta(net: nn.Module) -> bool:
+    return any(p.device.type == "meta" for p in net.parameters())
+
+
+def _probe_bytes(net: nn.Module, in_channels: int, side: int, dtype: torch.dtype) -> int:
+    """Saved bytes of a forward of a ``side`` px probe (the net's running stats kept)."""
     probe = torch.rand(1, in_channels, side, side)
     was_training = net.training
     net.train()
     state = {k: v.clone() for k, v in net.state_dict().items() if "running" in k}
     try:
         with torch.autocast("cpu", dtype=dtype, enabled=dtype != torch.float32):
-            per_px = _saved_bytes(net, probe) / (side * side)
+            return _saved_bytes(net, probe)
     finally:
         net.load_state_dict(state, strict=False)
         net.train(was_training)
-    params = sum(p.numel() * 4 for p in net.parameters())
-    pixels = canvas[0] * canvas[1]
-    # The backward pass holds the saved activations plus gradients of about the same size
-    # for the largest layers; 1.5x covers that and the allocator's slack.
-    return int(4 * params + 1.5 * per_px * pixels + 64 * 1024**2)
+
+
+#: Nets up to this many parameters are built for real to measure their activations (fast
+#: and exact); larger ones are measured on the meta device, which allocates nothing.
+REAL_PROBE_MAX_PARAMS = 50_000_000
+
+
+def estimate_from_sizes(
+    net: str,
+    in_channels: int,
+    out_channels: int,
+    size: tuple[int, int],
+    *,
+    dtype: torch.dtype,
+    runs: int = 1,
+    net_kwargs: dict[str, Any] | None = None,
+    stop_above: float | None = None,
+) -> int:
+    """Estimated peak bytes of fitting ``runs`` copies of net ``net`` to a ``size`` (H, W)
+    result, from sizes alone: no image-sized tensor is made and a huge net is never built.
+
+    The net is first built on the meta device to count its parameters; a net of at most
+    :data:`REAL_PROBE_MAX_PARAMS` is then built for real to measure its activations on a
+    small probe, as :func:`estimate_fit_memory` does (the global random state is left as
+    it was). The input ``z`` (``in_channels`` per canvas pixel, per run) is counted too.
+
+    Args:
+        net, net_kwargs: the generator's registry name and settings.
+        in_channels, out_channels: channels of ``z`` and of the image.
+        size: (H, W) of the result; the canvas is rounded up to the net's stride.
+        dtype: the fit's compute precision.
+        runs: independent restarts fitted at once.
+        stop_above: when a net too large to build for real has parameters that alone
+            (weights, gradients, Adam moments) exceed this many bytes, return their size
+            at once, without measuring the activations.
+
+    Returns:
+        The estimate in bytes.
+
+    Example:
+        >>> need = estimate_from_sizes("skip", 32, 3, (12000, 9000), dtype=torch.float32)
+        >>> need > 100 * GiB
+        True
+    """
+    from .nets import canvas_size, create_net
+
+    kwargs = net_kwargs or {}
+    with torch.device("meta"):
+        model = create_net(net, in_channels, out_channels, **kwargs)
+    n_params = sum(p.numel() for p in model.parameters())
+    if n_params <= REAL_PROBE_MAX_PARAMS:
+        with torch.random.fork_rng(devices=[]):
+            model = create_net(net, in_channels, out_channels, **kwargs)
+    elif stop_above is not None and runs * 16 * n_params > stop_above:
+        return runs * 16 * n_params  # (the meta device's first forward takes seconds)
+    canvas = canvas_size(size, getattr(model, "stride", 1))
+    z_bytes = 4 * in_channels * canvas[0] * canvas[1]
+    return runs * (estimate_fit_memory(model, in_channels, canvas, dtype=dtype) + z_bytes)
+
+
+def refuse_oversized_fit(
+    net: str,
+    in_channels: int,
+    out_channels: int,
+    size: tuple[int, int],
+    *,
+    dtype: torch.dtype,
+    device: torch.device,
+    runs: int = 1,
+    net_kwargs: dict[str, Any] | None = None,
+) -> None:
+    """Raise :class:`DeepPriorError` (the :func:`check_memory` message) when the fit
+    :func:`estimate_from_sizes` describes cannot fit in ``device``'s available memory;
+    called before any net, ``z`` or image-sized tensor is made."""
+    from .device import available_memory
+
+    available = available_memory(device)
+    limit = None if available is None else 0.9 * available
+    need = estimate_from_sizes(net, in_channels, out_channels, size, dtype=dtype, runs=runs,
+                               net_kwargs=net_kwargs, stop_above=limit)  # fmt: skip
+    h, w = size
+    check_memory(need, available, what=f"a {w}x{h} px fit with this preset")
+
+
+def is_allocation_error(err: BaseException) -> bool:
+    """True for a failed allocation: ``MemoryError``, or torch's ``RuntimeError`` (CPU
+    ``can't allocate memory``, CUDA ``out of memory``).
+
+    Example:
+        >>> is_allocation_error(RuntimeError("[enforce fail at alloc_cpu.cpp] can't allocate"))
+        True
+    """
+    if isinstance(err, MemoryError):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and any(
+        s in text for s in ("can't allocate", "cannot allocate", "out of memory")
+    )
 
 
 def check_memory(need: int, available: int | None, *, what: str) -> None:

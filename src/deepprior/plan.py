@@ -19,7 +19,7 @@ from torch import nn
 from .device import available_memory, resolve_precision, select_device
 from .errors import DeepPriorError
 from .fit import Callback, FitResult, Schedule, fit
-from .memory import check_memory, estimate_fit_memory
+from .memory import check_memory, estimate_fit_memory, refuse_oversized_fit
 from .nets import Restarts, canvas_size, create_net, make_input, min_image_side, too_small
 from .ops.priors import with_tv
 
@@ -191,9 +191,12 @@ def build_plan(
     dev = select_device(device)
     dtype = resolve_precision(precision, dev)
     size = problem.size
+    in_channels = _input_channels(preset, problem.guide)
+    if memory_check and prior == "dip":  # from sizes alone, before the nets and z exist
+        refuse_oversized_fit(preset.net, in_channels, problem.channels, size, dtype=dtype,
+                             device=dev, runs=restarts, net_kwargs=preset.net_kwargs)  # fmt: skip
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
-    in_channels = _input_channels(preset, problem.guide)
     if prior == "dip":
         net, canvas = build_generator(preset.net, in_channels, problem.channels, size,
                                       restarts=restarts, **preset.net_kwargs)  # fmt: skip

@@ -15,6 +15,7 @@ from typing import TextIO
 import click
 
 from .. import __version__
+from .._startup import end_of_imports
 from ..errors import DeepPriorError, DeepPriorWarning
 from . import bench, diag, restore, tools, ui
 from .common import EXIT_INTERRUPTED, error_message, fail
@@ -53,6 +54,7 @@ def _show_warning(
 def main() -> None:
     """Entry point of the ``deepprior`` script."""
     warnings.showwarning = _show_warning
+    end_of_imports()
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as e:

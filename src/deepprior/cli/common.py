@@ -30,11 +30,13 @@ __all__ = [
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: ``--seed``: what torch, numpy and the masks' generators all take.
+SEED = click.IntRange(0, 2**63 - 1)
 
 
 # The options several command families share, with one meaning each (see ``option``).
 SHARED_OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
-    "seed": (("--seed",), {"type": int, "default": 0, "show_default": True,
+    "seed": (("--seed",), {"type": SEED, "default": 0, "show_default": True,
                            "help": "Random seed."}),
     "device": (("--device",), {"default": "auto", "show_default": True,
                                "help": "auto, cpu, cuda or cuda:N."}),
@@ -188,8 +190,12 @@ def task_command(fn: Callable) -> Callable:
         except KeyboardInterrupt:
             click.echo("deepprior: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
-        except MemoryError:
-            fail("out of memory; use a smaller image or a lighter --preset")
+        except (MemoryError, RuntimeError) as e:
+            from ..memory import is_allocation_error
+
+            if not is_allocation_error(e):
+                raise
+            fail("out of memory; use --checkpoint, a smaller image or a lighter --preset")
 
     return wrapper
 

@@ -25,6 +25,7 @@ from ..views import TIMELAPSE_FORMATS, RunViews
 from .batches import batch_options, dispatch
 from .common import (
     EXIT_INTERRUPTED,
+    SEED,
     json_output,
     load_input,
     parse_net_args,
@@ -32,6 +33,7 @@ from .common import (
     task_command,
 )
 from .helptext import TaskCommand
+from .preflight import preflight
 from .types import FLOAT
 
 __all__ = ["register", "common_options", "run_single", "run_task", "task_subcommand"]
@@ -53,7 +55,7 @@ def common_options(fn: Callable) -> Callable:
             metavar="KEY=VALUE",
             help="Generator setting, repeatable: e.g. --net-arg n_d=64 --net-arg depth=4.",
         ),  # fmt: skip
-        click.option("--seed", type=int, default=0, show_default=True, help="Random seed."),
+        click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed."),
         click.option(
             "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
         ),
@@ -170,6 +172,9 @@ def run_task(
     # The outputs keep the colour space of the input image (its embedded ICC profile).
     icc = next(filter(None, (read_icc_profile(p) for p in inputs if p)), None)
     written = [str(save_image(result.image, out, bits=bits, icc_profile=icc))]
+    if result.report["iters_run"] == 0:
+        click.echo(f"deepprior: warning: no fitting step ran, so {out} is the untrained "
+                   "net's output; give --iters of at least 1", err=True)  # fmt: skip
     for name, img in result.extras.items():
         extra = out.with_name(f"{out.stem}.{name}.png")
         check_output_path(extra, inputs)
@@ -253,6 +258,7 @@ def _read_inputs(task: Task, opts: dict[str, Any]) -> tuple[list[Any], list[str]
 
 def run_single(task: Task, opts: dict[str, Any]) -> None:
     """Restore one image: read the task's inputs named in ``opts``, then :func:`run_task`."""
+    preflight(task, opts, _net_kwargs(opts))  # before any image is decoded
     images, paths = _read_inputs(task, opts)
     settings = {o.param: opts.pop(o.param) for o in task.options}
     run_task(functools.partial(task.run, *images), paths, opts, **settings)

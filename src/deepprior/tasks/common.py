@@ -14,7 +14,7 @@ from .base import Problem, Result, solve_problem
 from .presets import Preset
 from .registry import Task, get_task
 
-__all__ = ["ImageLike", "as_image", "fit_task"]
+__all__ = ["ImageLike", "as_image", "fit_task", "with_user_overrides"]
 
 ImageLike = Any  # torch.Tensor | np.ndarray | PIL.Image.Image | str | Path
 
@@ -90,6 +90,26 @@ _PRESET_KEYS = {
 }  # fmt: skip
 
 
+def with_user_overrides(p: Preset, kw: dict[str, Any]) -> Preset:
+    """``p`` with the preset settings among ``kw`` (``iters``, ``net``, ``net_kwargs`` ...),
+    which are popped from ``kw``; another ``net`` drops the preset's net settings.
+
+    Example:
+        >>> from deepprior.tasks import get_preset
+        >>> kw = {"net": "hourglass2", "net_kwargs": {"n_d": 8}, "seed": 1}
+        >>> p = with_user_overrides(get_preset("denoise"), kw)
+        >>> p.net, p.net_kwargs, kw
+        ('hourglass2', {'n_d': 8}, {'seed': 1})
+    """
+    overrides = {k: kw.pop(k) for k in list(kw) if k in _PRESET_KEYS}
+    net_kwargs = kw.pop("net_kwargs", None) or {}
+    if overrides.get("net") is not None and overrides["net"] != p.net:
+        overrides["net_kwargs"] = dict(net_kwargs)  # another net: drop the preset's settings
+    else:
+        overrides["net_kwargs"] = {**p.net_kwargs, **net_kwargs}
+    return p.with_overrides(**overrides)
+
+
 def fit_task(
     problem: Problem,
     preset: str | Preset | None,
@@ -109,13 +129,7 @@ def fit_task(
         p = preset
     else:
         p = (task or get_task(problem.task)).preset(preset, **(params or {}))
-    overrides = {k: kw.pop(k) for k in list(kw) if k in _PRESET_KEYS}
-    net_kwargs = kw.pop("net_kwargs", None) or {}
-    if overrides.get("net") is not None and overrides["net"] != p.net:
-        overrides["net_kwargs"] = dict(net_kwargs)  # another net: drop the preset's settings
-    else:
-        overrides["net_kwargs"] = {**p.net_kwargs, **net_kwargs}
-    p = p.with_overrides(**overrides)
+    p = with_user_overrides(p, kw)
     if "gt" in kw and kw["gt"] is not None:
         kw["gt"] = as_image(kw["gt"], "ground truth")
     return solve_problem(problem, p, **kw)

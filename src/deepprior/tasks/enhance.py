@@ -30,6 +30,7 @@ class Enhance(Task):
             iters=400, input_noise=0.0, ema=None,
         ),
     }  # fmt: skip
+    extras = ("coarse",)
 
     def run(self, image: ImageLike, **kw: Any) -> Result:
         return enhance(image, **kw)

@@ -61,6 +61,15 @@ class Inpaint(Task):
         INVERT_MASK,
         PRIOR,
     )  # fmt: skip
+    extras = ("masked", "mask")
+
+    def extras_for(self, *, mask_kind: str | None = None, **_: Any) -> tuple[str, ...]:
+        """A generated mask writes the masked input and the mask."""
+        return self.extras if mask_kind is not None else ()
+
+    def preset(self, name: str | None = None, *, mask_kind: str | None = None, **_: Any) -> Preset:
+        """A generated box mask defaults to the ``holes`` preset (as :func:`inpaint` does)."""
+        return super().preset("holes" if name is None and mask_kind == "box" else name)
 
     def run(self, image: ImageLike, mask: ImageLike | None = None, **kw: Any) -> Result:
         return inpaint(image, mask, **kw)
@@ -93,6 +102,11 @@ class Restore(Task):
         INVERT_MASK,
         PRIOR,
     )
+    extras = ("masked", "mask")
+
+    def extras_for(self, *, p_known: float | None = None, **_: Any) -> tuple[str, ...]:
+        """A simulated mask (``p_known``) writes the masked input and the mask."""
+        return self.extras if p_known is not None else ()
 
     def run(self, image: ImageLike, mask: ImageLike | None = None, **kw: Any) -> Result:
         return restore(image, mask, **kw)

@@ -79,6 +79,18 @@ class Task(ABC):
     default_preset: ClassVar[str] = "paper"
     inputs: ClassVar[tuple[Option, ...]] = (INPUT,)
     options: ClassVar[tuple[Option, ...]] = ()
+    extras: ClassVar[tuple[str, ...]] = ()
+
+    def extras_for(self, **params: Any) -> tuple[str, ...]:
+        """The extra images a run with the task's options ``params`` writes (every name of
+        :attr:`extras` unless a task says otherwise): the CLI protects the inputs from them
+        and checks their paths before the fit."""
+        return self.extras
+
+    def result_size(self, size: tuple[int, int], **params: Any) -> tuple[int, int]:
+        """(H, W) of the result for a first input image of ``size`` (the same by default):
+        what the CLI estimates memory from before decoding the image."""
+        return size
 
     def preset(self, name: str | None = None, **params: Any) -> Preset:
         """The preset ``name`` (the default when ``None``); ``params`` are the task's options."""

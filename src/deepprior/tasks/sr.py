@@ -43,6 +43,11 @@ class SuperResolution(Task):
         Option("factor", f"{', '.join(map(str, SR_FACTORS))}.", type=int, default=4),
         PRIOR,
     )
+    extras = ("bicubic",)
+
+    def result_size(self, size: tuple[int, int], *, factor: int = 4, **_: Any) -> tuple[int, int]:
+        """The input's size times ``factor``."""
+        return size[0] * factor, size[1] * factor
 
     def preset(self, name: str | None = None, *, factor: int | None = None, **_: Any) -> Preset:
         """The x8 paper and auto presets use 4000 steps and sigma_p = 1/20 (the paper's x8)."""
