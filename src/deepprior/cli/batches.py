@@ -9,6 +9,7 @@ command, unchanged. Exit status: 0 when every image is restored or was done befo
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -60,10 +61,10 @@ def batch_options(fn: Callable) -> Callable:
 def _is_batch(specs: tuple[str, ...], output: str, ray: str | None) -> bool:
     from ..batch import _is_glob
 
-    one = specs[0]
+    one = specs[0]  # os.path.isdir: False, not an OSError, for a name too long to stat
     return (
-        len(specs) > 1 or ray is not None or Path(one).is_dir() or _is_glob(one)
-        or Path(output).is_dir() or output.endswith(("/", "\\"))
+        len(specs) > 1 or ray is not None or os.path.isdir(one) or _is_glob(one)
+        or os.path.isdir(output) or output.endswith(("/", "\\"))
     )  # fmt: skip
 
 
