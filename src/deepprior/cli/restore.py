@@ -8,7 +8,6 @@ and on Ctrl-C still writes the current result and the report, and the fit's stat
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import click
 
 from ..tasks.registry import Option, Task
+from . import tiles
 from .common import (
     EXIT_INTERRUPTED,
     json_output,
@@ -237,9 +237,9 @@ def task_subcommand(task: Task) -> click.Command:
     def callback(**opts: Any) -> None:
         images, paths = _read_inputs(task, opts)
         settings = {o.param: opts.pop(o.param) for o in task.options}
-        run_task(functools.partial(task.run, *images), paths, opts, **settings)
+        run_task(tiles.runner(task, images, opts), paths, opts, **settings)
 
-    fn = common_options(task_command(callback))
+    fn = tiles.tile_options(common_options(task_command(callback)))
     for opt in reversed((*task.inputs, *task.options)):
         fn = _click_param(opt)(fn)
     return click.command(task.name, help=task.summary)(fn)
