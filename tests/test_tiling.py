@@ -31,8 +31,9 @@ class Echo(Task):
         self.fits: list[dict[str, Any]] = []
         self.interrupt_at = interrupt_at
 
-    def run(self, image: torch.Tensor, factor: int = 1, **kw: Any) -> Result:
+    def run(self, image: torch.Tensor, *mask: torch.Tensor, factor: int = 1, **kw: Any) -> Result:
         out = image.repeat_interleave(factor, -2).repeat_interleave(factor, -1)
+        out = out * mask[0] if mask else out  # inpainting: "fill" the holes with 0
         if kw.get("state_file") is not None:
             self.fits.append(kw)
         stop = self.interrupt_at is not None and len(self.fits) == self.interrupt_at
@@ -111,6 +112,19 @@ def test_sr_tiles_have_no_seam(one_thread):
         ref = (whole[..., c] - whole[..., c - 1]).abs().max()
         assert jump <= ref + 0.01, (c, seams, float(jump), float(ref))
     assert (tiled.image - whole).abs().max() < 0.03
+
+
+def test_masks_are_cut_alongside_the_image():
+    img = torch.rand(3, 60, 60, generator=torch.Generator().manual_seed(3)) * 0.5 + 0.5
+    mask = torch.ones(1, 60, 60)
+    mask[:, 5:20, 30:58] = 0  # a hole in the top right; the other tiles are fully known
+    echo = Echo("inpaint")
+    echo.inputs = (*Echo.inputs, Option("mask", kind="mask"))
+    res = solve_tiled(echo, img, mask, tile=32, overlap=6, progress=False)
+    assert torch.allclose(res.image, img * mask, atol=1e-6)
+    mask[:, :36, 24:] = 0  # now the top-right tile has nothing known
+    with pytest.raises(DeepPriorError, match="no known pixels; use a larger --tile"):
+        solve_tiled(echo, img, mask, tile=32, overlap=6, progress=False)
 
 
 def test_an_interrupted_run_resumes_at_the_tile_it_stopped_in(tmp_path):

@@ -253,9 +253,15 @@ def _tile_run(task: Task, images: Sequence[Any], box: tuple[int, int, int, int],
               kw: dict[str, Any]) -> Result:  # fmt: skip
     """Fit the task on the ``box`` crop of every input (a fully known mask: no fit needed)."""
     crops = [_crop(img, box) for img in images]
-    if task.name in ("inpaint", "restore") and crops[1] is not None and bool(crops[1].min() > 0.5):
+    mask = crops[1] if task.name in ("inpaint", "restore") else None
+    if mask is not None and bool(mask.min() > 0.5):  # nothing to fill in this tile
         x = crops[0]
         return Result(image=x, last=x, ema=None, report={"iters_run": 0, "seconds": 0.0})
+    if mask is not None and bool(mask.max() <= 0.5):
+        raise DeepPriorError(
+            f"a {box[3] - box[2]}x{box[1] - box[0]} px tile at ({box[2]}, {box[0]}) has no "
+            "known pixels; use a larger --tile", param="tile",
+        )  # fmt: skip
     return task.run(*crops, **kw)
 
 
@@ -264,7 +270,11 @@ def _probe(task: Task, images: Sequence[Any], side: int, kw: dict[str, Any]) -> 
     h, w = images[0].shape[-2:]
     box = (0, min(side, h), 0, min(side, w))
     probe_kw = {k: v for k, v in kw.items() if k not in _RUN_ONLY}
-    return task.run(*[_crop(img, box) for img in images], **{
+    crops = [_crop(img, box) for img in images]
+    if task.name in ("inpaint", "restore") and crops[1] is not None:
+        crops[1] = torch.ones_like(crops[1])  # the cost does not depend on the mask's content
+        crops[1][..., ::2, ::2] = 0
+    return task.run(*crops, **{
         **probe_kw, "iters": 2, "progress": False, "memory_check": False})  # fmt: skip
 
 
