@@ -164,3 +164,18 @@ def test_cli_tiles_and_refuses_what_it_cannot_tile(tmp_path, photo):
     bad = ["inpaint", str(src), "-o", str(out), "--mask-kind", "text", "--tile", "40"]
     res = CliRunner().invoke(cli, bad)
     assert res.exit_code == 2 and "--tile needs a mask file" in res.output
+
+
+def test_an_image_that_does_not_fit_is_tiled_automatically(monkeypatch, capsys):
+    from deepprior.tiling import solve_maybe_tiled
+
+    monkeypatch.setenv("DEEPPRIOR_MAX_MEMORY", "20M")  # Echo's "fit" of 520² needs 27 MiB
+    img = torch.rand(3, 520, 520, generator=torch.Generator().manual_seed(4))
+    res = solve_maybe_tiled(Echo(), img, device="cpu")
+    err = capsys.readouterr().err
+    assert "needs about 0.0 GiB" in err and "restoring it in tiles (--tile auto)" in err
+    assert "tiling: 4 tiles of at most 424x424 px" in err  # the largest under 90 % of 20 MiB
+    assert res.report["tiles"]["count"] == 4 and res.report["tiles"]["tile"] == 424
+    assert torch.allclose(res.image, img, atol=1e-6)
+    small = solve_maybe_tiled(Echo(), img[:, :64, :64], device="cpu")
+    assert "tiles" not in small.report
