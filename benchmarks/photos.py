@@ -193,12 +193,15 @@ CPU). {_photo_run(p)}
   then {p["seconds_per_tile"]} s per tile (mean over {p["measured_tiles"]} tiles)
 - peak memory (ru_maxrss of the command): **{p["peak_rss_mib"]} MiB**
 
-The estimate counts only the fitting steps; each tile also builds its net and its data,
-sets up the stopping rule and saves its result, which at {p["iters"]} steps per tile is most
-of the time. With hundreds of steps per tile the steps dominate and the estimate approaches
-the real time. The peak memory is well above one tile's estimated fit: the process also holds
-the 12 MP input, the blend buffer and the finished tiles (about 0.6 GB in float32), plus what
-the allocator keeps from earlier tiles.
+The estimate was {p["estimated_seconds"] / p["seconds"]:.2f}x the real time. It counts only
+the fitting steps, which would make it low, but its step time comes from two steps of the
+first tile (the first step includes warm-up) measured under the machine's changing load,
+which here made it high. With hundreds of steps per tile the warm-up matters less.
+
+The peak memory is far above one tile's estimated fit. The process also holds the 12 MP
+input, the blend buffer and the finished tiles (about 0.6 GB in float32), so most of it is
+memory kept from the tile fits (allocator caching or a leak between tiles). **Not yet
+explained; to investigate before relying on `auto` for memory-bound machines.**
 """
 
 
