@@ -83,15 +83,31 @@ def one_error_line(result) -> str:
 
 
 def test_a_huge_image_is_refused_from_its_header_within_a_second(tmp_path, no_decoding):
+    # A generated mask makes inpainting untileable, so the only answer is a refusal.
     huge = png_header(tmp_path / "huge.png", 12000, 9000)
     out = tmp_path / "out.png"
-    seconds, result = fastest(
-        lambda: CliRunner().invoke(cli, ["denoise", str(huge), "-o", str(out), "--device", "cpu"])
-    )
+    args = ["inpaint", str(huge), "--mask-kind", "text", "-o", str(out), "--device", "cpu"]
+    seconds, result = fastest(lambda: CliRunner().invoke(cli, args))
     line = one_error_line(result)
     assert MEMORY_MESSAGE in line and "12000x9000 px" in line, line
     assert seconds < 1.0, seconds
     assert not out.exists()
+
+
+def test_a_huge_image_of_a_tileable_task_goes_to_tiling_within_a_second(tmp_path, monkeypatch):
+    # denoise can be tiled: the header check lets it through (no refusal) to the tiled runner.
+    reached = []
+
+    def decode(task, opts):
+        reached.append(opts["image"])
+        raise DeepPriorError("stand-in for decoding")
+
+    monkeypatch.setattr("deepprior.cli.restore._read_inputs", decode)
+    huge = png_header(tmp_path / "huge.png", 12000, 9000)
+    args = ["denoise", str(huge), "-o", str(tmp_path / "o.png"), "--device", "cpu"]
+    seconds, result = fastest(lambda: CliRunner().invoke(cli, args))
+    assert "stand-in for decoding" in one_error_line(result)
+    assert reached and seconds < 1.0, seconds
 
 
 @pytest.mark.parametrize(

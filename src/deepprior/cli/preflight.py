@@ -189,6 +189,25 @@ def header_size(path: str | Path) -> tuple[int, int] | None:
     return h, w
 
 
+def _tiles_instead(
+    task: Task, opts: dict[str, Any], settings: dict[str, Any], size: tuple[int, int]
+) -> bool:
+    """Whether a too-large fit is tiled rather than refused: ``--tile`` was given, or the
+    image is larger than one automatic tile and the task's operator can be tiled."""
+    from ..tiling import AUTO_MAX_TILE, footprint
+
+    if opts.get("tile") is not None:
+        return True
+    if size[0] * size[1] <= AUTO_MAX_TILE**2:
+        return False
+    given = {**settings, **{o.param: opts.get(o.param) for o in task.inputs}}
+    try:
+        footprint(task.name, given)
+    except DeepPriorError:
+        return False
+    return True
+
+
 def _check_memory(task: Task, opts: dict[str, Any], net_kwargs: dict[str, Any]) -> None:
     """Refuse, from the first image's header alone, a fit that cannot fit in memory."""
     from ..device import resolve_precision, select_device
@@ -200,6 +219,8 @@ def _check_memory(task: Task, opts: dict[str, Any], net_kwargs: dict[str, Any]) 
     size = None if first is None else header_size(first)
     if opts.get("no_memory_check") or size is None or settings.get("prior", "dip") != "dip":
         return
+    if _tiles_instead(task, opts, settings, size):
+        return  # the tiler sizes its tiles to the memory (deepprior.tiling)
     given = {k: v for k, v in settings.items() if v is not None}
     preset = task.preset(opts.get("preset"), **given)
     preset = with_user_overrides(preset, {"net": opts.get("net"), "net_kwargs": net_kwargs})

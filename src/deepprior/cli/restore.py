@@ -9,7 +9,6 @@ inputs (files, folders, globs) make a batch into an output folder (see :mod:`.ba
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from ..device import PRECISIONS
 from ..finite import dumps_strict
 from ..tasks.registry import Option, Task
 from ..views import TIMELAPSE_FORMATS, RunViews
+from . import tiles
 from .batches import batch_options, dispatch
 from .common import (
     EXIT_INTERRUPTED,
@@ -261,7 +261,7 @@ def run_single(task: Task, opts: dict[str, Any]) -> None:
     preflight(task, opts, _net_kwargs(opts))  # before any image is decoded
     images, paths = _read_inputs(task, opts)
     settings = {o.param: opts.pop(o.param) for o in task.options}
-    run_task(functools.partial(task.run, *images), paths, opts, **settings)
+    run_task(tiles.runner(task, images, opts), paths, opts, **settings)
 
 
 def task_subcommand(task: Task) -> click.Command:
@@ -279,7 +279,7 @@ def task_subcommand(task: Task) -> click.Command:
         else:
             run_single(task, opts)
 
-    fn = common_options(task_command(callback))
+    fn = tiles.tile_options(common_options(task_command(callback)))
     if any(o.positional for o in task.inputs):
         fn = batch_options(fn)
     for opt in reversed((*task.inputs, *task.options)):

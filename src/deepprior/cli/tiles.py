@@ -1,0 +1,48 @@
+"""The tiling options of the restoration subcommands (see :mod:`deepprior.tiling`)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..tasks.registry import Task
+
+__all__ = ["tile_options", "runner"]
+
+
+def _tile_value(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """``auto`` or a positive tile side."""
+    if value is None or value == "auto":
+        return value
+    try:
+        side = int(value)
+    except ValueError:
+        side = 0
+    if side < 1:
+        raise click.BadParameter(f"{value!r} is neither 'auto' nor a tile side in pixels")
+    return side
+
+
+def tile_options(fn: Callable) -> Callable:
+    """Add ``--tile auto|N`` and ``--overlap PX`` to a restoration subcommand."""
+    fn = click.option(
+        "--overlap", type=click.IntRange(min=1), default=None,
+        help="Pixels shared by neighbouring tiles (input pixels; default 32 output px).",
+    )(fn)  # fmt: skip
+    return click.option(
+        "--tile", callback=_tile_value, default=None, metavar="auto|N",
+        help="Restore in overlapping tiles of N input px (auto: sized to the memory). "
+        "Default: tiles only when the whole image does not fit.",
+    )(fn)  # fmt: skip
+
+
+def runner(task: Task, images: list[Any], opts: dict[str, Any]) -> Callable[..., Any]:
+    """The subcommand's runner: takes ``tile`` and ``overlap`` out of ``opts`` and returns
+    the whole-image run or the tiled one (:func:`deepprior.tiling.solve_maybe_tiled`)."""
+    from ..tiling import solve_maybe_tiled
+
+    tile, overlap = opts.pop("tile"), opts.pop("overlap")
+    return functools.partial(solve_maybe_tiled, task, *images, tile=tile, overlap=overlap)
