@@ -20,7 +20,7 @@ from deepprior.io import load_image, save_image
 
 from .conftest import DATA
 
-SMALL_NET = ["--net", "hourglass2"]
+SMALL_NET = ["--net", "hourglass2", "--net-arg", "width=16"]  # fast: 16 filters
 
 
 def run(*args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -420,7 +420,7 @@ def test_example_images_run(tmp_path, args):
     argv = [str(EXAMPLES / a) if "/" in a else a for a in args]
     out = tmp_path / "o.png"
     proc = run(*argv, "-o", str(out), "--iters", "1", "-q", "--net", "hourglass4",
-               "--no-memory-check")  # fmt: skip
+               "--net-arg", "width=8", "--no-memory-check")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert out.exists()
     ref = Image.open(EXAMPLES / (args[1] if args[0] != "flash" else args[4]))
