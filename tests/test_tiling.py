@@ -155,7 +155,7 @@ def test_cli_tiles_and_refuses_what_it_cannot_tile(tmp_path, photo):
     out = tmp_path / "out.png"
     args = ["denoise", str(src), "-o", str(out), "--tile", "40", "--overlap", "8",
             "--iters", "2", "--net-arg", "n_d=8,8", "--net-arg", "n_s=2"]  # fmt: skip
-    res = CliRunner().invoke(cli, args)
+    res = CliRunner().invoke(cli, [*args, "--state-every", "1"])  # a state before any tile ends
     assert res.exit_code == 0, res.output
     assert "tiling: 4 tiles of at most 40x40 px" in res.output
     tiling = next(ln for ln in res.output.splitlines() if ln.startswith("tiling:"))

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 
 from .errors import DeepPriorError
+from .finite import dumps_strict
 from .tasks.base import Result
 from .tasks.registry import Task, get_task
 
@@ -344,7 +345,7 @@ def _fingerprint(task: Task, images: Sequence[Any], kw: dict[str, Any], tile: An
         if img is not None:
             digest.update(img.detach().float().cpu().contiguous().numpy().tobytes())
     settings = {k: v for k, v in sorted(kw.items()) if k not in _RUN_ONLY}
-    digest.update(json.dumps([task.name, settings, tile, overlap], default=str).encode())
+    digest.update(dumps_strict([task.name, settings, tile, overlap], default=str).encode())
     return digest.hexdigest()
 
 
@@ -375,7 +376,12 @@ class _TileStore:
             return {k: torch.from_numpy(data[k]) for k in data.files}
 
     def state_file(self, index: int) -> Path | None:
-        return None if self.folder is None else self.folder / f"tile_{index:03d}.state.pt"
+        """Where the tile in progress saves its fit state (the folder is made here, since a
+        state may be saved before any tile has finished)."""
+        if self.folder is None:
+            return None
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self.folder / f"tile_{index:03d}.state.pt"
 
     def save(self, index: int, images: dict[str, torch.Tensor], plan: TilePlan) -> None:
         from .io import atomic_write_bytes, atomic_write_text
@@ -389,7 +395,7 @@ class _TileStore:
         done = sorted({*self.done(), index})
         self.manifest = {"fingerprint": self.fingerprint, "tile": plan.tile,
                          "overlap": plan.overlap, "iters": plan.iters, "done": done}  # fmt: skip
-        atomic_write_text(self.folder / "manifest.json", json.dumps(self.manifest) + "\n")
+        atomic_write_text(self.folder / "manifest.json", dumps_strict(self.manifest) + "\n")
         state = self.state_file(index)
         if state is not None:
             state.unlink(missing_ok=True)
