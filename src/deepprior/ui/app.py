@@ -124,8 +124,11 @@ def _has_mask(task: Task) -> bool:
 
 
 def _value_component(gr: Any, opt: Option) -> Any:
-    """The control of one task option: a dropdown for choices, a number, or a text box."""
+    """The control of one task option: a dropdown for choices, a checkbox for a flag, a
+    number, or a text box."""
     label, info = opt.param.replace("_", " "), opt.help or None
+    if opt.type is bool:
+        return gr.Checkbox(bool(opt.default), label=label, info=info)
     if opt.choices:
         return gr.Dropdown(list(opt.choices), value=opt.default, label=label, info=info)
     if opt.type in (int, float):

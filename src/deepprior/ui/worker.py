@@ -27,36 +27,9 @@ from ..finite import dumps_strict
 from ..fit import Callback, Schedule, StepInfo
 from ..metrics import psnr
 from ..tasks.registry import get_task
+from ..views import Timelapse, write_timelapse
 
-__all__ = ["LiveView", "Run", "RunStatus", "frame_steps"]
-
-#: Longest side of a time-lapse frame (px): keeps a GIF of a large image small.
-FRAME_SIDE = 320
-
-
-def frame_steps(iters: int, ratio: float = 1.2) -> list[int]:
-    """The steps at which the time-lapse takes a frame: every step at first, then at
-    intervals growing by ``ratio``, so the early, fast changes get as many frames as the
-    slow end of the fit.
-
-    Args:
-        iters: the fit's number of steps.
-        ratio: the growth of the interval between two frames.
-
-    Returns:
-        Increasing steps from 1 to ``iters`` (both included).
-
-    Example:
-        >>> frame_steps(100)[:8]
-        [1, 2, 3, 4, 5, 6, 7, 8]
-        >>> frame_steps(100)[-3:]
-        [77, 92, 100]
-    """
-    steps, s = [], 1.0
-    while s < iters:
-        steps.append(int(s))
-        s = max(s * ratio, int(s) + 1)
-    return sorted({*steps, iters})
+__all__ = ["LiveView", "Run", "RunStatus"]
 
 
 @dataclass
@@ -106,8 +79,8 @@ class RunStatus:
 
 
 class LiveView(Callback):
-    """A fit callback that keeps what the page shows: the preview, the curves, the time-lapse
-    frames and the stopping rule's standing; it ends the fit when :meth:`request_stop` was
+    """A fit callback that keeps what the page shows: the preview, the curves and the
+    stopping rule's standing; it ends the fit when :meth:`request_stop` was
     called (a fit in a thread gets no Ctrl-C).
 
     Args:
@@ -128,7 +101,6 @@ class LiveView(Callback):
         self.preview_seconds = preview_seconds
         self.points = points
         self.status = RunStatus()
-        self.frames: list[tuple[int, np.ndarray]] = []
         self.lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -139,7 +111,6 @@ class LiveView(Callback):
     def on_start(self, schedule: Schedule) -> None:
         self.iters = schedule.iters
         self.every_point = max(1, schedule.iters // self.points)
-        self.frame_at = frame_steps(schedule.iters)
         self._next_preview = 0.0
         with self.lock:
             self.status.state, self.status.iters = "running", schedule.iters
@@ -150,10 +121,9 @@ class LiveView(Callback):
         step, last = info.step, info.step >= info.iters or self._stop.is_set()
         image = info.ema if info.ema is not None else info.output
         image = image.mean(0) if image.dim() == 4 else image  # restarts: their mean
-        frame = step in self.frame_at or last
         preview = info.elapsed >= self._next_preview or last
         point = step % self.every_point == 0 or last
-        if not (frame or preview or point):
+        if not (preview or point):
             return
         pixels = image.detach().float().clamp(0, 1).cpu()
         updates: dict[str, Any] = {}
@@ -165,9 +135,7 @@ class LiveView(Callback):
             updates["stopping"] = self._standing(info)
         from ..io import to_uint8
 
-        uint8 = _rgb(to_uint8(pixels)) if frame or preview else None
-        if frame:
-            self.frames.append((step, _thumbnail(uint8)))
+        uint8 = _rgb(to_uint8(pixels)) if preview else None
         if preview:
             self._next_preview = info.elapsed + self.preview_seconds
         done = step - info.start
@@ -208,27 +176,6 @@ def _rgb(arr: np.ndarray) -> np.ndarray:
     return np.repeat(arr[..., None], 3, axis=-1) if arr.ndim == 2 else arr
 
 
-def _thumbnail(arr: np.ndarray) -> np.ndarray:
-    """``arr`` with its longest side at most :data:`FRAME_SIDE` px."""
-    h, w = arr.shape[:2]
-    if max(h, w) <= FRAME_SIDE:
-        return arr
-    from PIL import Image
-
-    scale = FRAME_SIDE / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.LANCZOS))
-
-
-def timelapse_gif(frames: list[tuple[int, np.ndarray]], seconds: float = 0.1) -> bytes:
-    """Encode ``(step, image)`` frames as a looping GIF; the last frame is held for 2 s."""
-    import imageio.v3 as iio
-
-    durations = [seconds * 1000] * (len(frames) - 1) + [2000]
-    images = np.stack([f for _, f in frames])
-    return iio.imwrite("<bytes>", images, extension=".gif", duration=durations, loop=0)
-
-
 class Run:
     """One fit of a registered task in a background thread.
 
@@ -259,6 +206,7 @@ class Run:
         spec = self.task.preset(preset, **params)
         rule = (spec.stop, spec.stop_kwargs) if spec.stop else None
         self.view = LiveView(gt=_gt_like(gt, images), rule=rule)
+        self.timelapse = Timelapse()  # frames at growing step intervals (deepprior.views)
         self.folder = Path(tempfile.mkdtemp(prefix="deepprior-ui-"))
         self._closed = False
         self.thread = threading.Thread(target=self._fit, name=f"deepprior-{task}", daemon=True)
@@ -298,7 +246,7 @@ class Run:
         try:
             result = self.task.run(
                 *self.images, preset=self.preset, gt=self.gt, progress=False,
-                callbacks=[self.view], **self.options, **self.fit_kwargs,
+                callbacks=[self.view, self.timelapse], **self.options, **self.fit_kwargs,
             )  # fmt: skip
             files = self._write(result)
             state = "stopped" if self.view._stop.is_set() else "done"
@@ -318,16 +266,13 @@ class Run:
 
     def _write(self, result: Any) -> list[str]:
         """Write the result, the report and the time-lapse into the run's folder."""
-        from ..io import atomic_write_bytes, atomic_write_text, save_image, to_uint8
+        from ..io import atomic_write_text, save_image
 
         name = f"{self.task.name}-result"
         image = save_image(result.image, self.folder / f"{name}.png")
         report = {"task": self.task.name, "options": self.options, **result.report}
-        report["history"] = {"loss": result.history.get("loss", [])}
         atomic_write_text(self.folder / f"{name}.json", dumps_strict(report, indent=2, default=str))
-        frames = list(self.view.frames)
-        frames.append((result.report["iters_run"], _thumbnail(_rgb(to_uint8(result.image)))))
-        gif = atomic_write_bytes(self.folder / f"{name}.gif", timelapse_gif(frames))
+        gif = write_timelapse(self.timelapse, self.folder / f"{name}.gif")
         return [str(image), str(self.folder / f"{name}.json"), str(gif)]
 
 
