@@ -363,14 +363,14 @@ def test_resume_after_ctrl_c_gives_the_uninterrupted_result(images, tmp_path):
         "denoise",
         str(images["clean"]),
         "--iters",
-        "600",
+        "200",
         *SMALL_NET,
         "--seed",
         "3",
         "--preset",
         "paper",
     ]  # a fixed step count: the auto preset may stop by itself
-    rc, err = _interrupt_when_running([*args, "-o", str(out)], 600)
+    rc, err = _interrupt_when_running([*args, "-o", str(out)], 200)
     state = tmp_path / "o.state.pt"
     assert rc == 130 and "run the same command with --resume" in err, err
     assert state.is_file()
@@ -379,7 +379,7 @@ def test_resume_after_ctrl_c_gives_the_uninterrupted_result(images, tmp_path):
     proc = run(*args, "-o", str(out), "--resume", "--report", str(report), "-q")
     assert proc.returncode == 0, proc.stderr
     rep = json.loads(report.read_text())
-    assert 0 < rep["resumed_from"] < 600 and rep["iters_run"] == 600
+    assert 0 < rep["resumed_from"] < 200 and rep["iters_run"] == 200
     assert not state.exists()  # the result is written: the state is gone
     assert run(*args, "-o", str(whole), "-q").returncode == 0
     assert torch.equal(load_image(out), load_image(whole))
@@ -387,10 +387,10 @@ def test_resume_after_ctrl_c_gives_the_uninterrupted_result(images, tmp_path):
 
 def test_resume_refuses_another_runs_state(images, tmp_path):
     out = tmp_path / "o.png"
-    args = ["denoise", str(images["clean"]), "-o", str(out), "--iters", "600", *SMALL_NET]
+    args = ["denoise", str(images["clean"]), "-o", str(out), "--iters", "200", *SMALL_NET]
     proc = run(*args, "--resume")
     assert_one_line_error(proc, "no saved fit state at", "run without --resume")
-    rc, err = _interrupt_when_running(args, 600)
+    rc, err = _interrupt_when_running(args, 200)
     assert rc == 130, err
     proc = run(*args, "--resume", "--seed", "5")
     assert_one_line_error(proc, "is from another run (it differs in seed)")
