@@ -180,3 +180,20 @@ def test_an_image_that_does_not_fit_is_tiled_automatically(monkeypatch, capsys):
     assert torch.allclose(res.image, img, atol=1e-6)
     small = solve_maybe_tiled(Echo(), img[:, :64, :64], device="cpu")
     assert "tiles" not in small.report
+
+
+def test_a_task_declares_its_footprint_and_the_default_is_untileable():
+    from deepprior.tasks.registry import Task
+    from deepprior.tiling import footprint
+
+    class Coupled(Task):  # not registered: a task whose operator couples the whole image
+        name, summary, presets = "coupled", "", {}
+
+        def run(self, *images, **kw):
+            raise AssertionError("not run")
+
+    with pytest.raises(DeepPriorError, match="coupled cannot be tiled"):
+        footprint(Coupled(), {})
+    assert footprint("deblur", {"sigma": 2.0}) == (1, 7)  # ceil(3 sigma) + 1
+    with pytest.raises(DeepPriorError, match="needs a mask file"):
+        footprint("restore", {"mask": None})

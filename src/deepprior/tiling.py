@@ -44,7 +44,7 @@ import torch
 from .errors import DeepPriorError
 from .finite import dumps_strict
 from .tasks.base import Result
-from .tasks.registry import Task, get_task
+from .tasks.registry import Task, get_task, list_tasks
 
 __all__ = [
     "AUTO_MAX_TILE", "DEFAULT_OVERLAP", "Tile", "TilePlan", "footprint", "plan_tiles",
@@ -57,15 +57,15 @@ AUTO_MAX_TILE = 512
 #: The default overlap between neighbouring tiles, in output pixels.
 DEFAULT_OVERLAP = 32
 #: Tasks whose operator is pixel-wise (identity or a mask): a tile needs no context.
-_POINTWISE = ("denoise", "jpeg", "enhance", "flash", "inpaint", "restore")
 #: Settings that are not the fit's own and stay out of a tile's run and its fingerprint.
 _RUN_ONLY = ("progress", "callbacks", "state_file", "state_every", "state_seconds", "resume",
              "snapshot_dir", "snapshot_every", "gt")  # fmt: skip
 
 
-def footprint(task: str, settings: dict[str, Any]) -> tuple[int, int]:
+def footprint(task: str | Task, settings: dict[str, Any]) -> tuple[int, int]:
     """``(scale, context)`` of a task: output pixels per input pixel, and the input pixels a
-    tile's fit needs beyond the tile so that its operator is exact at the tile's border.
+    tile's fit needs beyond the tile so that its operator is exact at the tile's border (the
+    task declares it: :meth:`~deepprior.tasks.registry.Task.tile_footprint`).
 
     Raises :class:`DeepPriorError` for a task whose operator cannot be tiled.
 
@@ -73,21 +73,16 @@ def footprint(task: str, settings: dict[str, Any]) -> tuple[int, int]:
         >>> footprint("sr", {"factor": 4}), footprint("denoise", {})
         ((4, 2), (1, 0))
     """
-    if task in _POINTWISE:
-        if task in ("inpaint", "restore") and settings.get("mask") is None:
-            raise DeepPriorError(
-                f"--tile needs a mask file for {task}; a generated mask (--mask-kind, --keep) "
-                "simulates damage on a small clean image: run that without --tile", param="tile",
-            )  # fmt: skip
-        return 1, 0
-    if task == "sr":
-        return int(settings.get("factor") or 4), 2  # Lanczos2: 1.5 LR px of support
-    if task == "deblur":
-        return 1, math.ceil(3 * float(settings["sigma"])) + 1  # the Gaussian's radius
-    raise DeepPriorError(
-        f"{task} cannot be tiled (its operator couples the whole image); run it without "
-        f"--tile. Tiled tasks: {', '.join((*_POINTWISE, 'sr', 'deblur'))}", param="tile",
-    )  # fmt: skip
+    t = get_task(task) if isinstance(task, str) else task
+    found = t.tile_footprint(**settings)
+    if found is None:
+        tiled = [n for n in list_tasks() if get_task(n).pointwise
+                 or type(get_task(n)).tile_footprint is not Task.tile_footprint]  # fmt: skip
+        raise DeepPriorError(
+            f"{t.name} cannot be tiled (its operator couples the whole image); run it without "
+            f"--tile. Tiled tasks: {', '.join(tiled)}", param="tile",
+        )  # fmt: skip
+    return found
 
 
 @dataclass(frozen=True)
@@ -250,11 +245,17 @@ def _crop(img: torch.Tensor | None, box: tuple[int, int, int, int]) -> torch.Ten
     return None if img is None else img[..., box[0] : box[1], box[2] : box[3]]
 
 
+def _mask_input(task: Task) -> int | None:
+    """The position of the task's mask among its inputs (None: it has none)."""
+    return next((i for i, o in enumerate(task.inputs) if o.kind == "mask"), None)
+
+
 def _tile_run(task: Task, images: Sequence[Any], box: tuple[int, int, int, int],
               kw: dict[str, Any]) -> Result:  # fmt: skip
     """Fit the task on the ``box`` crop of every input (a fully known mask: no fit needed)."""
     crops = [_crop(img, box) for img in images]
-    mask = crops[1] if task.name in ("inpaint", "restore") else None
+    at = _mask_input(task)
+    mask = crops[at] if at is not None and at < len(crops) else None
     if mask is not None and bool(mask.min() > 0.5):  # nothing to fill in this tile
         x = crops[0]
         return Result(image=x, last=x, ema=None, report={"iters_run": 0, "seconds": 0.0})
@@ -272,9 +273,10 @@ def _probe(task: Task, images: Sequence[Any], side: int, kw: dict[str, Any]) -> 
     box = (0, min(side, h), 0, min(side, w))
     probe_kw = {k: v for k, v in kw.items() if k not in _RUN_ONLY}
     crops = [_crop(img, box) for img in images]
-    if task.name in ("inpaint", "restore") and crops[1] is not None:
-        crops[1] = torch.ones_like(crops[1])  # the cost does not depend on the mask's content
-        crops[1][..., ::2, ::2] = 0
+    at = _mask_input(task)
+    if at is not None and at < len(crops) and crops[at] is not None:
+        crops[at] = torch.ones_like(crops[at])  # the cost does not depend on the mask's content
+        crops[at][..., ::2, ::2] = 0
     return task.run(*crops, **{
         **probe_kw, "iters": 2, "progress": False, "memory_check": False})  # fmt: skip
 

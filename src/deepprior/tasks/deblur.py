@@ -6,6 +6,7 @@ registering it adds ``deepprior deblur`` and ``deepprior.list_tasks()``'s entry.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -70,6 +71,10 @@ class Deblur(Task):
     }  # fmt: skip
     options = (Option("sigma", "Standard deviation of the Gaussian blur, in px.", type=float,
                       required=True),)  # fmt: skip
+
+    def tile_footprint(self, *, sigma: float, **_: Any) -> tuple[int, int]:
+        """No scale; the Gaussian's radius, ceil(3 sigma) + 1 px, as context around a tile."""
+        return 1, math.ceil(3 * float(sigma)) + 1
 
     def run(self, image: ImageLike, **kw: Any) -> Result:
         return deblur(image, **kw)

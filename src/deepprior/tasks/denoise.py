@@ -24,6 +24,7 @@ def identity_problem(task: str, image: ImageLike) -> Problem:
 @register_task
 class Denoise(Task):
     name = "denoise"
+    pointwise = True
     default_preset = "auto"
     summary = "Blind denoising of INPUT (Gaussian or real noise)."
     presets = {
@@ -48,6 +49,7 @@ class Denoise(Task):
 @register_task
 class Jpeg(Task):
     name = "jpeg"
+    pointwise = True
     default_preset = "auto"
     summary = "JPEG-artefact removal of INPUT."
     presets = {

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 @register_task
 class Enhance(Task):
     name = "enhance"
+    pointwise = True
     default_preset = "auto"
     summary = "Detail enhancement of INPUT; also writes OUTPUT's name + '.coarse.png'."
     presets = {

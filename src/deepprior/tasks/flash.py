@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 @register_task
 class Flash(Task):
     name = "flash"
+    pointwise = True
     default_preset = "auto"
     summary = "Flash/no-flash: the no-flash lighting with the flash photo's detail."
     presets = {

@@ -25,8 +25,25 @@ INVERT_MASK = Option(
 )  # fmt: skip
 
 
+class _MaskedTask(Task):
+    """What inpaint and restore share: a mask operator, pixel by pixel, so a mask file can be
+    cut into tiles alongside the image."""
+
+    pointwise = True
+
+    def tile_footprint(self, *, mask: Any = None, **_: Any) -> tuple[int, int] | None:
+        """Tiles need a mask file: a generated mask simulates damage on a whole clean image."""
+        if mask is None:
+            raise DeepPriorError(
+                f"--tile needs a mask file for {self.name}; a generated mask (--mask-kind, "
+                "--keep) simulates damage on a small clean image: run that without --tile",
+                param="tile",
+            )  # fmt: skip
+        return 1, 0
+
+
 @register_task
-class Inpaint(Task):
+class Inpaint(_MaskedTask):
     name = "inpaint"
     summary = "Inpainting of INPUT's unknown pixels given by --mask (or a generated --mask-kind)."
     presets = {
@@ -76,7 +93,7 @@ class Inpaint(Task):
 
 
 @register_task
-class Restore(Task):
+class Restore(_MaskedTask):
     name = "restore"
     default_preset = "auto"
     summary = (

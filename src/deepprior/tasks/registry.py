@@ -80,12 +80,21 @@ class Task(ABC):
     inputs: ClassVar[tuple[Option, ...]] = (INPUT,)
     options: ClassVar[tuple[Option, ...]] = ()
     extras: ClassVar[tuple[str, ...]] = ()
+    #: The operator acts pixel by pixel (identity, mask): the task can be restored in tiles
+    #: with no context around them (see :meth:`tile_footprint`).
+    pointwise: ClassVar[bool] = False
 
     def extras_for(self, **params: Any) -> tuple[str, ...]:
         """The extra images a run with the task's options ``params`` writes (every name of
         :attr:`extras` unless a task says otherwise): the CLI protects the inputs from them
         and checks their paths before the fit."""
         return self.extras
+
+    def tile_footprint(self, **params: Any) -> tuple[int, int] | None:
+        """``(scale, context)`` for restoring in tiles (:mod:`deepprior.tiling`): output pixels
+        per input pixel, and the input pixels beyond a tile its operator needs to be exact at
+        the tile's border; ``None`` when the operator couples the whole image (no tiling)."""
+        return (1, 0) if self.pointwise else None
 
     def result_size(self, size: tuple[int, int], **params: Any) -> tuple[int, int]:
         """(H, W) of the result for a first input image of ``size`` (the same by default):

@@ -45,6 +45,10 @@ class SuperResolution(Task):
     )
     extras = ("bicubic",)
 
+    def tile_footprint(self, *, factor: int | None = None, **_: Any) -> tuple[int, int]:
+        """Tiles are planned on the LR input with 2 px of context (Lanczos2: 1.5 LR px)."""
+        return int(factor or 4), 2
+
     def result_size(self, size: tuple[int, int], *, factor: int = 4, **_: Any) -> tuple[int, int]:
         """The input's size times ``factor``."""
         return size[0] * factor, size[1] * factor
