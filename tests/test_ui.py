@@ -49,6 +49,17 @@ def test_standing_of_the_stopping_rule() -> None:
     assert "best at step 30; it stops at step 80 unless it improves" in view._standing(info)
 
 
+def test_two_runs_at_once_each_get_their_own_result(one_thread: None) -> None:
+    # Two users: two runs in flight together, each with its own input, folder and result.
+    small, wide = torch.rand(3, 32, 32), torch.rand(3, 32, 48)
+    runs = [Run("denoise", [x], preset="fast", iters=5, **TINY_NET).start() for x in (small, wide)]
+    done = [r.wait(120) for r in runs]
+    assert [d.state for d in done] == ["done", "done"]
+    assert runs[0].folder != runs[1].folder
+    sizes = [Image.open(d.files[0]).size for d in done]
+    assert sizes == [(32, 32), (48, 32)]
+
+
 def test_stop_keeps_the_result_so_far(one_thread: None) -> None:
     image = torch.rand(3, 32, 32)
     run = Run("denoise", [image], preset="fast", iters=100000, **TINY_NET).start()
