@@ -12,6 +12,8 @@ PYTHON ?= python3
 PY = $(VENV)/bin/python
 PIP = $(PY) -m pip -q --disable-pip-version-check
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist), one torch thread each; 2 suits a 2-core machine.
+TEST_WORKERS ?= 2
 # torch is pinned only when absent: a bare `torch` requirement would pull a multi-GB CUDA build.
 TORCH_PIN ?= torch==2.13.0
 
@@ -27,7 +29,7 @@ $(VENV)/.installed: pyproject.toml
 
 test: install
 	$(PY) -m ruff check src tests
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install
 	$(PY) -m ruff check src tests examples
