@@ -7,7 +7,6 @@ figure is what a user gets, not a kernel in isolation. FLOPs are counted once pe
 
 from __future__ import annotations
 
-import copy
 import ctypes
 import gc
 import os
@@ -18,12 +17,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
-from torch import nn
 
 from ..callbacks import Callback, StepInfo
 from ..device import cpu_flags, resolve_precision, select_device
 from ..errors import DeepPriorError
 from ..fit import FitResult, fit
+from ..flops import count_flops
 from ..nets import noise_input
 from ..ops import DataTerm, Downsample
 from ..plan import build_generator, channels_last_for
@@ -125,19 +124,6 @@ class _PeakRSS:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def count_flops(net: nn.Module, z: torch.Tensor, loss_fn: Any) -> int:
-    """FLOPs of one forward + backward pass, counted on the meta device."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    meta_net = copy.deepcopy(net).to("meta")
-    zm = z.to("meta")
-    if isinstance(loss_fn, nn.Module):
-        loss_fn = copy.deepcopy(loss_fn).to("meta")
-    with FlopCounterMode(display=False) as counter:
-        loss_fn(meta_net(zm)).backward()
-    return int(counter.get_total_flops())
 
 
 def _problem(task: str, preset_name: str | None, size: int, factor: int, **net_kwargs: Any):

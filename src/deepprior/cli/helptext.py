@@ -24,7 +24,7 @@ def preset_rows(task: Task) -> list[tuple[str, str]]:
     Example:
         >>> from deepprior.tasks import get_task
         >>> preset_rows(get_task("jpeg"))[2]
-        ('fast', "1200 steps, ~84 s: the paper's JPEG net, 1200 steps, EMA")
+        ('fast', "1200 steps, ~83 s: the paper's JPEG net, 1200 steps, EMA")
     """
     rows = []
     for name, p in task.presets.items():

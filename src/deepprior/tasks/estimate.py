@@ -1,20 +1,19 @@
 """What a preset will cost before it runs: the FLOPs of one fit step and, at a stated
 throughput, the time of its steps (shown in each task's ``--help``).
 
-The FLOPs are counted on a small probe image with forward hooks on the convolutions (the
-nets are fully convolutional, so they scale with the pixel count); a step costs about three
-forward passes (forward, and backward to the inputs and to the weights).
+The FLOPs of a forward and backward pass are counted by PyTorch on a small probe image on the
+meta device (:func:`deepprior.flops.count_flops`); the nets are fully convolutional, so they
+scale with the pixel count.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from typing import Any
 
 import torch
-from torch import nn
 
+from ..flops import count_flops
 from .presets import Preset
 
 __all__ = ["REFERENCE_GFLOPS", "REFERENCE_SIDE", "preset_seconds", "step_gflop"]
@@ -35,20 +34,8 @@ def _gflop_per_pixel(net: str, in_channels: int, out_channels: int, net_kwargs: 
     with torch.device("meta"):  # shapes only: no weights are drawn, no pixels computed
         gen, canvas = build_generator(net, in_channels, out_channels, (side, side),
                                       **json.loads(net_kwargs))  # fmt: skip
-    macs = [0]
-
-    def count(module: nn.Module, inputs: Any, out: torch.Tensor) -> None:
-        k = module.weight.shape[-2] * module.weight.shape[-1]
-        macs[0] += out.numel() * module.weight.shape[1] * k
-
-    hooks = [m.register_forward_hook(count) for m in gen.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        with torch.no_grad():
-            gen(torch.zeros(1, in_channels, *canvas, device="meta"))
-    finally:
-        for h in hooks:
-            h.remove()
-    return 3 * 2 * macs[0] / (side * side) / 1e9
+    flops = count_flops(gen, torch.zeros(1, in_channels, *canvas), lambda x: x.sum())
+    return flops / (side * side) / 1e9
 
 
 def step_gflop(preset: Preset, channels: int = 3, side: int = REFERENCE_SIDE) -> float:
