@@ -119,12 +119,12 @@ class LiveView(Callback):
         if self._stop.is_set():
             info.stop("stopped by the user")
         step, last = info.step, info.step >= info.iters or self._stop.is_set()
-        image = info.ema if info.ema is not None else info.output
-        image = image.mean(0) if image.dim() == 4 else image  # restarts: their mean
         preview = info.elapsed >= self._next_preview or last
         point = step % self.every_point == 0 or last
         if not (preview or point):
-            return
+            return  # most steps: nothing computed, nothing copied
+        image = info.ema if info.ema is not None else info.output
+        image = image.mean(0) if image.dim() == 4 else image  # restarts: their mean
         pixels = image.detach().float().clamp(0, 1).cpu()
         updates: dict[str, Any] = {}
         if point:
