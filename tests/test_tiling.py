@@ -197,3 +197,15 @@ def test_a_task_declares_its_footprint_and_the_default_is_untileable():
     assert footprint("deblur", {"sigma": 2.0}) == (1, 7)  # ceil(3 sigma) + 1
     with pytest.raises(DeepPriorError, match="needs a mask file"):
         footprint("restore", {"mask": None})
+
+
+def test_an_unfinished_tile_shows_the_image_the_task_fits():
+    """Flash/no-flash fits the no-flash photo (the flash photo is z): an interrupted tiled
+    run shows the no-flash photo where a tile is missing, not the flash one."""
+    from deepprior.tasks import get_task
+    from deepprior.tiling import _fallback
+
+    flash, no_flash = torch.zeros(3, 8, 8), torch.ones(3, 8, 8)
+    assert torch.equal(_fallback(get_task("flash"), [flash, no_flash], 1), no_flash)
+    assert torch.equal(_fallback(get_task("denoise"), [no_flash], 1), no_flash)
+    assert _fallback(get_task("sr"), [no_flash], 4).shape[-2:] == (32, 32)

@@ -433,11 +433,11 @@ def _make_plan(task: Task, images: Sequence[Any], kw: dict[str, Any], tile: int 
 
 
 def _fallback(task: Task, images: Sequence[Any], scale: int) -> torch.Tensor:
-    """What an unfinished tile shows in an interrupted run's output: the input as is
-    (bicubic-upscaled for SR)."""
+    """What an unfinished tile shows in an interrupted run's output: the input
+    the task fits (bicubic-upscaled for SR)."""
     from .ops import upscale
 
-    x = images[1] if task.name == "flash" else images[0]
+    x = images[task.fitted_input]
     return upscale(x, scale, "bicubic") if scale > 1 else x
 
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 class Flash(Task):
     name = "flash"
     pointwise = True
+    fitted_input = 1  # the no-flash photo; the flash photo is the net's input z
     default_preset = "auto"
     summary = "Flash/no-flash: the no-flash lighting with the flash photo's detail."
     presets = {

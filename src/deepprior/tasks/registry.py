@@ -83,6 +83,9 @@ class Task(ABC):
     #: The operator acts pixel by pixel (identity, mask): the task can be restored in tiles
     #: with no context around them (see :meth:`tile_footprint`).
     pointwise: ClassVar[bool] = False
+    #: Which of :attr:`inputs` the data term fits (the others guide the fit): an unfinished
+    #: tile of an interrupted tiled run shows this image.
+    fitted_input: ClassVar[int] = 0
 
     def extras_for(self, **params: Any) -> tuple[str, ...]:
         """The extra images a run with the task's options ``params`` writes (every name of
