@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+# Fits record their throughput in a cache folder (deepprior.tasks.estimate): not the user's.
+os.environ["DEEPPRIOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="deepprior-test-cache-")
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 DATA = SHARED / "data"

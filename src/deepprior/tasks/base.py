@@ -18,6 +18,7 @@ from ..callbacks import GroundTruth, ProgressBar, SaveState, Snapshots
 from ..errors import DeepPriorError, StateMismatch
 from ..fit import Callback, load_state
 from ..plan import PRIORS, FitPlan, build_plan
+from .estimate import record_fit
 from .presets import Preset
 from .report import PlanLine, build_report, measure, now_iso, plan_line
 
@@ -162,6 +163,7 @@ def solve_problem(
     t0 = time.perf_counter()
     fr = plan.run(cbs, seed=seed, resume=saved)
     seconds = time.perf_counter() - t0
+    record_fit(plan.net, plan.z, plan.device, plan.dtype, fr.seconds, fr.iters_run)
     image, last, ema = plan.outputs(fr)
     metrics = measure(image, last, ema, problem, gt)
     report = build_report(problem, preset, plan, fr, seed=seed, seconds=seconds,
