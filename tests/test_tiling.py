@@ -83,8 +83,16 @@ def test_tiled_denoise_is_close_to_untiled_and_both_beat_the_input(photo, tiny, 
     noisy = add_gaussian_noise(clean, 25 / 255, seed=0)
     kw = {**tiny, "preset": "fast", "iters": 150}
     whole = deepprior.denoise(noisy, **kw).image
-    tiled = solve_tiled("denoise", noisy, tile=40, overlap=12, **kw)
+    tiled = solve_tiled("denoise", noisy, tile=40, overlap=12, gt=clean, **kw)
     assert tiled.report["tiles"]["count"] == 2
+    # each tile's fit is measured against its own clean crop: its output and best PSNR
+    fits = tiled.report["tiles"]["fits"]
+    assert [f["index"] for f in fits] == [0, 1] and all(f["iters_run"] == 150 for f in fits)
+    for f in fits:
+        top, bottom, left, right = f["fit"]
+        crop = clean[:, top:bottom, left:right]
+        assert f["best_psnr"] >= f["psnr"] - 0.5 and f["psnr"] > psnr(noisy, clean) + 1, f
+        assert crop.shape[-1] < clean.shape[-1]  # a tile's crop, not the whole image
     base = psnr(noisy, clean)
     p_whole, p_tiled = psnr(whole, clean), psnr(tiled.image, clean)
     # measured: input 20.3 dB, untiled 22.9 dB, tiled 23.4 dB

@@ -372,6 +372,11 @@ class _TileStore:
     def done(self) -> list[int]:
         return list(self.manifest["done"]) if self.manifest else []
 
+    def records(self) -> dict[int, dict[str, Any]]:
+        """The finished tiles' fit records (see :func:`_tile_record`) by index."""
+        saved = (self.manifest or {}).get("records", {})
+        return {int(k): v for k, v in saved.items()}
+
     def load(self, index: int) -> dict[str, torch.Tensor]:
         assert self.folder is not None
         with np.load(self.folder / f"tile_{index:03d}.npz") as data:
@@ -385,7 +390,8 @@ class _TileStore:
         self.folder.mkdir(parents=True, exist_ok=True)
         return self.folder / f"tile_{index:03d}.state.pt"
 
-    def save(self, index: int, images: dict[str, torch.Tensor], plan: TilePlan) -> None:
+    def save(self, index: int, images: dict[str, torch.Tensor], plan: TilePlan,
+             record: dict[str, Any] | None = None) -> None:  # fmt: skip
         from .io import atomic_write_bytes, atomic_write_text
 
         if self.folder is None:
@@ -395,8 +401,12 @@ class _TileStore:
         np.savez(buf, **{k: v.numpy() for k, v in images.items()})
         atomic_write_bytes(self.folder / f"tile_{index:03d}.npz", buf.getvalue())
         done = sorted({*self.done(), index})
+        records = {str(k): v for k, v in self.records().items()}
+        if record is not None:
+            records[str(index)] = record
         self.manifest = {"fingerprint": self.fingerprint, "tile": plan.tile,
-                         "overlap": plan.overlap, "iters": plan.iters, "done": done}  # fmt: skip
+                         "overlap": plan.overlap, "iters": plan.iters, "done": done,
+                         "records": records}  # fmt: skip
         atomic_write_text(self.folder / "manifest.json", dumps_strict(self.manifest) + "\n")
         state = self.state_file(index)
         if state is not None:
@@ -468,14 +478,16 @@ def _tile_images(res: Result, tile: Tile) -> dict[str, torch.Tensor]:
 
 def _run_tiles(
     task: Task, images: Sequence[Any], plan: TilePlan, store: _TileStore, kw: dict[str, Any],
-    echo: Callable[[str], None],
+    echo: Callable[[str], None], records: dict[int, dict[str, Any]],
 ) -> tuple[dict[int, dict[str, torch.Tensor]], Result | None, int]:  # fmt: skip
     """Fit every unfinished tile in turn, saving each; stop at an interrupted one.
 
-    Returns the tiles' images by index, the last tile's result and the steps run."""
+    Returns the tiles' images by index, the last tile's result and the steps run; each
+    finished tile's record (:func:`_tile_record`) is added to ``records``."""
     outputs: dict[int, dict[str, torch.Tensor]] = {i: store.load(i) for i in store.done()}
     base = {k: v for k, v in kw.items() if k not in _RUN_ONLY or k == "progress"}
     base["iters"] = plan.iters
+    gt = kw.get("gt")
     last, steps = None, 0
     for t in plan.tiles:
         if t.index in outputs:
@@ -486,14 +498,35 @@ def _run_tiles(
         if state is not None:
             tile_kw.update(state_file=state, state_every=kw.get("state_every", 0),
                            resume=bool(kw.get("resume")) and state.is_file())  # fmt: skip
+        if gt is not None:  # the tile's clean crop: its fit's PSNR curve and best step
+            tile_kw["gt"] = _crop(_as_gt(gt), tuple(v * t.scale for v in t.fit))
         last = _tile_run(task, images, t.fit, tile_kw)
         steps += int(last.report.get("iters_run", 0))
         outputs[t.index] = _tile_images(last, t)
         if last.interrupted:
             break
-        store.save(t.index, outputs[t.index], plan)
+        records[t.index] = _tile_record(t, last)
+        store.save(t.index, outputs[t.index], plan, records[t.index])
         _release_memory()
     return outputs, last, steps
+
+
+def _as_gt(gt: Any) -> torch.Tensor:
+    from .tasks.common import as_image
+
+    return as_image(gt, "ground truth")
+
+
+def _tile_record(tile: Tile, res: Result) -> dict[str, Any]:
+    """What one tile's fit did: its steps, why it stopped and, with a clean image, the PSNR
+    of its output and the best PSNR on its curve (both over the tile's fitted area)."""
+    rep = res.report
+    rec = {"index": tile.index, "fit": list(tile.fit), "iters_run": rep.get("iters_run"),
+           "stop_reason": rep.get("stop_reason"), "best_step": rep.get("best_step")}  # fmt: skip
+    if res.metrics.get("psnr") is not None:
+        rec.update(psnr=res.metrics["psnr"], best_psnr=rep.get("best_psnr"),
+                   best_psnr_step=rep.get("best_psnr_step"))  # fmt: skip
+    return rec
 
 
 def _release_memory() -> None:
@@ -515,6 +548,16 @@ def _report(task: Task, plan: TilePlan, last: Result | None, seconds: float, ite
     from .device import select_device
 
     rep = dict(last.report) if last is not None else {}
+    for key in (
+        "history",
+        "best_step",
+        "best_psnr",
+        "best_psnr_step",
+        "best_psnr_of",
+        "metrics",
+        "resumed_from",
+    ):  # one tile's: per tile in tiles["fits"]
+        rep.pop(key, None)
     rep.update(
         task=task.name, iters_run=iters, seconds=round(seconds, 3), stop_reason=None,
         device=rep.get("device", str(select_device(kw.get("device", "auto")))),
@@ -613,7 +656,8 @@ def solve_tiled(
             plan.iters = max(fit_iters, 1)
     echo(plan.describe(len(store.done())))
     t0 = time.perf_counter()
-    outputs, last, steps = _run_tiles(task, imgs, plan, store, kw, echo)
+    records = store.records()
+    outputs, last, steps = _run_tiles(task, imgs, plan, store, kw, echo, records)
     interrupted = last is not None and last.interrupted
     fallback = _fallback(task, imgs, scale)
     blended = _blend(plan, outputs, fallback)
@@ -624,6 +668,7 @@ def solve_tiled(
         store.clear()
     image = blended.pop("image")
     report = _report(task, plan, last, time.perf_counter() - t0, steps, kw)
+    report["tiles"]["fits"] = [records[i] for i in sorted(records)]
     return Result(image=image, last=image, ema=None, extras=blended,
                   metrics=_metrics(image, fallback, kw.get("gt"), scale), report=report,
                   interrupted=interrupted)  # fmt: skip
