@@ -217,3 +217,19 @@ def test_an_unfinished_tile_shows_the_image_the_task_fits():
     assert torch.equal(_fallback(get_task("flash"), [flash, no_flash], 1), no_flash)
     assert torch.equal(_fallback(get_task("denoise"), [no_flash], 1), no_flash)
     assert _fallback(get_task("sr"), [no_flash], 4).shape[-2:] == (32, 32)
+
+
+def test_the_auto_denoiser_tiles_a_large_image_by_itself_and_fits_a_small_one_whole():
+    """The auto preset's tile size (160 px): an image wider than it plus the overlap is
+    restored in tiles each stopping on its own; a smaller one in one fit."""
+    from deepprior.tasks import get_preset, get_task
+    from deepprior.tiling import solve_maybe_tiled
+
+    assert get_preset("denoise", "auto").tile == 160 and get_preset("denoise", "paper").tile is None
+    kw = {"iters": 2, "progress": False, "net_kwargs": {"n_d": [8, 8], "n_s": 2}}
+    wide = solve_maybe_tiled(get_task("denoise"), torch.rand(3, 48, 200), **kw)
+    assert wide.report["tiles"]["count"] == 2 and wide.image.shape[-2:] == (48, 200)
+    narrow = solve_maybe_tiled(get_task("denoise"), torch.rand(3, 48, 190), **kw)
+    assert "tiles" not in narrow.report
+    paper = solve_maybe_tiled(get_task("denoise"), torch.rand(3, 48, 200), preset="paper", **kw)
+    assert "tiles" not in paper.report

@@ -674,10 +674,9 @@ def solve_tiled(
                   interrupted=interrupted)  # fmt: skip
 
 
-def _state_dir(state_file: Any) -> Path | None:
-    """``OUTPUT_STEM.tiles/`` next to the fit's ``OUTPUT_STEM.state.pt``."""
-    if state_file is None:
-        return None
+def tiles_dir(state_file: Any) -> Path:
+    """``OUTPUT_STEM.tiles/`` next to a fit's ``OUTPUT_STEM.state.pt``: where a tiled run
+    keeps its finished tiles and the running tile's state."""
     p = Path(state_file)
     return p.with_name(p.name.removesuffix(".state.pt").removesuffix(".pt") + ".tiles")
 
@@ -699,6 +698,16 @@ def _whole_need(task: Task, images: Sequence[Any], kw: dict[str, Any]) -> int | 
     return need if budget is not None and need > 0.9 * budget else None
 
 
+def _preset_tile(task: Task, images: Sequence[Any], kw: dict[str, Any]) -> int | None:
+    """The preset's tile side (input px) when the image is larger than it, else None."""
+    named = {k: v for k, v in kw.items() if k in {o.param for o in task.options}}
+    side = task.preset(kw.get("preset"), **named).tile
+    if side is None:
+        return None
+    h, w = images[0].shape[-2:]
+    return side if max(h, w) > side + DEFAULT_OVERLAP else None
+
+
 def solve_maybe_tiled(
     task: Task, *images: Any, tile: int | str | None = None, overlap: int | None = None,
     **kw: Any,
@@ -716,10 +725,15 @@ def solve_maybe_tiled(
         >>> "tiles" in res.report
         False
     """
-    state_dir = _state_dir(kw.get("state_file"))
+    state_dir = None if kw.get("state_file") is None else tiles_dir(kw["state_file"])
     echo = _stderr(kw)
     if tile is None and kw.get("resume") and state_dir and (state_dir / "manifest.json").is_file():
         tile = "auto"
+    if tile is None:
+        tile = _preset_tile(task, images, kw)
+        if tile is not None:
+            echo(f"deepprior: restoring in tiles of at most {tile} px, each fitted and stopped "
+                 "on its own (the preset's tile size; --tile N to change it)")  # fmt: skip
     if tile is None:
         need = _whole_need(task, images, kw)
         if need is None:

@@ -35,7 +35,8 @@ def tile_options(fn: Callable) -> Callable:
     return click.option(
         "--tile", callback=_tile_value, default=None, metavar="auto|N",
         help="Restore in overlapping tiles of N input px (auto: sized to the memory). "
-        "Default: tiles only when the whole image does not fit.",
+        "Default: the preset's tile size (denoise's auto: 160 px), else tiles only when the "
+        "whole image does not fit.",
     )(fn)  # fmt: skip
 
 

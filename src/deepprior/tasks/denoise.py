@@ -8,7 +8,7 @@ from ..ops import DataTerm, Identity
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
 from .options import FitOptions, fit_options
-from .presets import AUTO_NET, FAST_NET, HOLDOUT, Preset
+from .presets import AUTO_NET, AUTO_TILE, FAST_NET, HOLDOUT, Preset
 from .registry import Task, register_task
 
 if TYPE_CHECKING:
@@ -29,8 +29,10 @@ class Denoise(Task):
     summary = "Blind denoising of INPUT (Gaussian or real noise)."
     presets = {
         "auto": Preset(
-            "auto", "32-filter net; stops by itself (held-out pixels), output = best EMA",
+            "auto", "32-filter net in tiles of at most 160 px, each stopping by itself "
+            "(held-out pixels), output = best EMA",
             net_kwargs=AUTO_NET, iters=3000, output="best", stop="holdout", stop_kwargs=HOLDOUT,
+            tile=AUTO_TILE,
         ),
         "paper": Preset(
             "paper", "SR-default net, 1800 steps, sigma_p=1/30, output = EMA (gamma 0.99)",

@@ -22,6 +22,12 @@ FAST_NET: dict[str, Any] = {"n_d": [64, 64, 64, 64, 64], "n_s": 4}
 #: filters at the best iterate on the crops measured (benchmarks/results/auto_design), at a
 #: fraction of the time.
 AUTO_NET: dict[str, Any] = {"n_d": [32, 32, 32, 32, 32], "n_s": 4}
+#: The tile side (px) of the ``auto`` denoiser: a larger image is restored in overlapping
+#: tiles of about 144-155 px, each fitted and stopped on its own. A fit's steps to its best
+#: iterate grow with the content it must reproduce: tiles bound them (about 1250-1500 steps
+#: each), so the time grows with the pixel count, where one 32-filter fit of a smooth 256 px
+#: image was still improving at 3000 steps (benchmarks/results/auto_tiles.md).
+AUTO_TILE = 160
 #: The stopping rule of the ``auto`` presets: 5 % of the observed pixels held out of the fit;
 #: stop 200 steps after their loss (on the EMA) last reached a new minimum, keep that EMA.
 HOLDOUT: dict[str, Any] = {"fraction": 0.05, "patience": 200, "every": 10, "min_steps": 200}
@@ -46,6 +52,9 @@ class Preset:
         lr_schedule: ``constant`` or ``cosine`` (see :class:`deepprior.fit.Schedule`).
         stop, stop_kwargs: a stopping rule (:func:`deepprior.stopping.make_stopper`) and
             its settings; ``None``: run all ``iters`` steps.
+        tile: restore a larger image in overlapping tiles of at most this many input px a
+            side, each fitted (and stopped) on its own (:mod:`deepprior.tiling`); ``None``:
+            one fit of the whole image unless it does not fit in memory.
         overrides: the fields a user set (so that a user's ``lr`` always wins).
     """
 
@@ -64,6 +73,7 @@ class Preset:
     stop: str | None = None
     stop_kwargs: dict[str, Any] = field(default_factory=dict)
     lr_schedule: str = "constant"
+    tile: int | None = None
     overrides: tuple[str, ...] = field(default=(), compare=False)
 
     def with_overrides(self, **overrides: Any) -> Preset:

@@ -34,7 +34,9 @@ class DenoiseTable(Table):
     def run(self, item: dict[str, Any], run: _Runner) -> dict[str, Any]:
         from ...io import load_image
         from ...ops import add_gaussian_noise
+        from ...tasks import get_task
         from ...tasks.restoration import denoise
+        from ...tiling import solve_maybe_tiled
         from ..zsn2n import zs_n2n_denoise
 
         opts = self.opts
@@ -44,11 +46,13 @@ class DenoiseTable(Table):
         sigma = opts.sigma / 255.0
         noisy = add_gaussian_noise(gt, sigma, seed=bd.image_seed(opts.seed, item["name"]))
         kw = run.fit_kwargs(gt)
-        one = run.fit("dip", denoise, noisy, **kw)
-        run.images["dip_last"], run.images["dip_ema"] = one.last, one.ema
+        # As the CLI runs it: in tiles where the preset says so (the auto preset's).
+        one = run.fit("dip", solve_maybe_tiled, get_task("denoise"), noisy, **kw)
         if opts.custom_preset:  # the preset's own output (e.g. auto's stopped best), one run
             run.images["dip"] = one.image
-        else:
+        if one.ema is not None:  # a tiled fit returns its blended output only
+            run.images["dip_last"], run.images["dip_ema"] = one.last, one.ema
+        if not opts.custom_preset:
             two = run.fit("dip_two_runs", denoise, noisy, restarts=2, **kw)
             run.images["dip_two_runs"], run.images["dip_two_runs_last"] = two.ema, two.last
         for name, fn in bl.DENOISE_BASELINES.items():

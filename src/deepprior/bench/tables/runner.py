@@ -74,6 +74,9 @@ def git_commit() -> str | None:
 def _stop_and_curve(res: Any) -> dict[str, Any]:
     """Where a fit stopped and why, its PSNR curve against the reference (step, seconds,
     PSNR of the iterate and of its EMA), and the curve's best point: the oracle stop."""
+    tiles = res.report.get("tiles")
+    if tiles is not None:  # a tiled fit: each tile stopped on its own, with its own curve
+        return _tiles_stop(tiles)
     h = res.history
     out: dict[str, Any] = {
         "stop_reason": res.report.get("stop_reason"),
@@ -90,6 +93,21 @@ def _stop_and_curve(res: Any) -> dict[str, Any]:
         final = res.metrics.get("psnr")  # the returned image, measured as the curve is
         if final is not None:
             out["oracle"]["gap"] = round(curve[key][i] - final, 3)
+    return out
+
+
+def _tiles_stop(tiles: dict[str, Any]) -> dict[str, Any]:
+    """The stop of a tiled fit: the tiles' fits, and the oracle gap as the mean (and the
+    worst) over tiles of the best PSNR on a tile's curve minus its output's PSNR, both over
+    the tile's own area (an image-level best step does not exist: each tile has its own)."""
+    fits = tiles.get("fits", [])
+    out: dict[str, Any] = {"stop_reason": "per tile", "best_step": None,
+                           "tiles": {k: v for k, v in tiles.items()}}  # fmt: skip
+    gaps = [f["best_psnr"] - f["psnr"] for f in fits
+            if f.get("best_psnr") is not None and f.get("psnr") is not None]  # fmt: skip
+    if gaps:
+        out["oracle"] = {"of": "per-tile", "gap": round(sum(gaps) / len(gaps), 3),
+                         "gap_max": round(max(gaps), 3), "tiles": len(gaps)}  # fmt: skip
     return out
 
 
@@ -133,8 +151,11 @@ class _Runner:
             line = ProgressLog(self.log, self.LOG_SECONDS, f"{self.image}: {name}")
             kw["callbacks"] = [*kw.get("callbacks", ()), line]
         if sf is not None:
+            from ...tiling import tiles_dir
+
+            resume = sf.is_file() or (tiles_dir(sf) / "manifest.json").is_file()
             kw.update(state_file=sf, state_every=self.STATE_EVERY,
-                      state_seconds=self.STATE_SECONDS, resume=sf.is_file())  # fmt: skip
+                      state_seconds=self.STATE_SECONDS, resume=resume)  # fmt: skip
             if kw["resume"]:
                 self.log(f"{self.image}: {name}: resuming the fit saved in {sf.name}")
         try:
