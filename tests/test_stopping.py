@@ -171,3 +171,20 @@ def test_a_resumed_fit_keeps_the_whole_psnr_curve_and_the_rule_state():
     whole = run([GroundTruth(clean, every=10)], resume=first.state())
     assert whole.history["psnr_step"] == [10, 20, 30]
     assert whole.history["psnr"][:2] == first.history["psnr"]
+
+
+def test_holdout_also_records_the_error_on_the_fitted_pixels():
+    """A net that has fitted the noise reproduces the observed pixels exactly and the clean
+    image at the held-out ones: zero error on the fitted pixels, the noise's on the others."""
+    clean, noisy, _ = _scene()
+    rule = HoldoutStop(fraction=0.2, every=1, patience=100, min_steps=0)
+    rule.attach(DataTerm(noisy[0]))
+    overfit = torch.where(rule.val.bool(), clean, noisy)
+    held = rule.score(overfit, None)  # type: ignore[arg-type]
+    assert rule.fitted_scores == [0.0] and held == pytest.approx(
+        float((noisy - clean).square().mul(rule.val).sum() / rule.val.sum())
+    )
+    state = rule.state_dict()
+    again = HoldoutStop(fraction=0.2)
+    again.load_state_dict(state)
+    assert again.fitted_scores == [0.0]

@@ -154,6 +154,8 @@ class HoldoutStop(StoppingRule):
         self.operator: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.target: torch.Tensor | None = None
         self.val: torch.Tensor | None = None
+        self.fitted: torch.Tensor | None = None  # the pixels the net is fitted to
+        self.fitted_scores: list[float] = []
 
     def attach(self, data_term: nn.Module) -> nn.Module:
         from .ops import DataTerm
@@ -174,6 +176,7 @@ class HoldoutStop(StoppingRule):
             raise DeepPriorError("too few observed pixels to hold some out; use another rule")
         fit_weight = known * (1 - held) if weight is None else weight.cpu() * (1 - held)
         self.operator, self.target = data_term.operator, target
+        self.fitted = (fit_weight > 0).float().expand(1, target.shape[1], h, w).contiguous()
         return DataTerm(target[0], data_term.operator, fit_weight[0], data_term.tv_weight)
 
     def score(self, image: torch.Tensor, info: StepInfo) -> float:
@@ -181,9 +184,24 @@ class HoldoutStop(StoppingRule):
             raise DeepPriorError("HoldoutStop.attach() must wrap the data term before the fit")
         if self.val.device != image.device:  # once: the fit's device
             self.val, self.target = self.val.to(image.device), self.target.to(image.device)
+            if self.fitted is not None:
+                self.fitted = self.fitted.to(image.device)
         with torch.no_grad():
             err = (self.operator(image.float()) - self.target).square()
+            if self.fitted is not None:  # recorded: how far the fit has gone into the noise
+                self.fitted_scores.append(float((err * self.fitted).sum() / self.fitted.sum()))
         return float((err * self.val).sum() / self.val.sum())
+
+    def on_end(self, result: FitResult) -> None:
+        super().on_end(result)
+        result.history[f"{self.name}_fitted"] = list(self.fitted_scores)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "fitted_scores": list(self.fitted_scores)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.fitted_scores = list(state.get("fitted_scores", []))
 
 
 class VarianceStop(StoppingRule):

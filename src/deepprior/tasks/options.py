@@ -64,7 +64,7 @@ FIT_OPTION_DOCS: dict[str, str] = {
     "output": "which image is returned: 'last', 'ema' or 'best'.",
     "input": "z: 'noise', 'meshgrid' or 'guide'.",
     "backtrack_db": "loss jump (dB) that sends the fit back to its last good state.",
-    "stop": "stopping rule ('holdout', 'eswmv') or None to run every step.",
+    "stop": "stopping rule ('holdout', 'variance') or None to run every step.",
     "stop_kwargs": "the stopping rule's settings.",
     "seed": "random seed of the net, z and the input noise.",
     "device": "'auto', 'cpu', 'cuda' or 'cuda:N'.",

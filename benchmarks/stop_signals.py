@@ -1,0 +1,105 @@
+"""The signals a no-reference stopping rule can read, recorded beside the true PSNR, on photos
+the project is not tuned on (scikit-image's bundled colour photos).
+
+For each photo: a centre crop of the auto denoiser's tile size (144 px), Gaussian noise
+sigma = 25/255 (seed 0), and the auto preset's fit run for a fixed 2500 steps (the rule is
+told never to stop). Every 10 steps it records, for the running average (EMA): the squared
+error on the held-out pixels, on the fitted pixels, and the PSNR against the clean crop.
+``replay`` then applies candidate rules to the recorded curves and prints their stop gaps.
+
+    python benchmarks/stop_signals.py fit astronaut chelsea coffee   # writes results/stop_signals/
+    python benchmarks/stop_signals.py replay                          # the rules' gaps (Markdown)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+OUT = Path(__file__).parent / "results" / "stop_signals"
+SIDE, STEPS, SIGMA = 144, 2500, 25 / 255
+
+
+def crop(name: str, side: int = SIDE) -> torch.Tensor:
+    import skimage.data
+
+    a = getattr(skimage.data, name)()[..., :3]
+    t = torch.from_numpy(a.astype(np.float32) / 255).permute(2, 0, 1)
+    _, h, w = t.shape
+    top, left = (h - side) // 2, (w - side) // 2
+    return t[:, top : top + side, left : left + side].contiguous()
+
+
+def fit(names: list[str]) -> None:
+    import deepprior
+    from deepprior.metrics import psnr
+    from deepprior.ops import add_gaussian_noise
+    from deepprior.tasks import get_preset
+
+    torch.set_num_threads(1)
+    OUT.mkdir(parents=True, exist_ok=True)
+    never = {**get_preset("denoise", "auto").stop_kwargs, "patience": 10**9}
+    for name in names:
+        clean = crop(name)
+        noisy = add_gaussian_noise(clean, SIGMA, seed=0)
+        t0 = time.perf_counter()
+        res = deepprior.denoise(noisy, gt=clean, iters=STEPS, progress=False, metrics_every=10,
+                                stop_kwargs=never)  # fmt: skip
+        h = res.history
+        rec = {
+            "photo": name, "side": SIDE, "sigma": SIGMA, "steps": STEPS,
+            "seconds": round(time.perf_counter() - t0, 1), "psnr_input": psnr(noisy, clean),
+            "step": h["holdout_step"], "heldout": h["holdout_score"],
+            "fitted": h["holdout_fitted"], "psnr_step": h["psnr_step"], "psnr_ema": h["psnr_ema"],
+        }  # fmt: skip
+        (OUT / f"{name}.json").write_text(json.dumps(rec) + "\n")
+        print(name, rec["seconds"], "s", flush=True)
+
+
+def _stop(steps: list[int], score: list[float], patience: int, min_steps: int = 200) -> int:
+    """Index of the kept step: the rule's minimum when it stops (or at the end)."""
+    best, best_i = math.inf, 0
+    for i, (st, v) in enumerate(zip(steps, score, strict=True)):
+        if v < best:
+            best, best_i = v, i
+        if st >= min_steps and st - steps[best_i] >= patience:
+            break
+    return best_i
+
+
+def rules(rec: dict) -> dict[str, list[float]]:
+    """Candidate scores (lower is better) from the recorded signals."""
+    lh, lf = np.array(rec["heldout"]), np.array(rec["fitted"])
+    s2 = np.minimum.accumulate(lh)  # an upper bound of sigma^2 known at each step
+    gap = np.clip(lh - lf, 0, None)
+    a = 1 - np.sqrt(np.clip(1 - gap / s2, 0, None))
+    return {"heldout": list(lh), "heldout + fitted noise": list(lh + a**2 * s2)}
+
+
+def replay(patience: int = 200) -> None:
+    print("| photo | noisy | best EMA (step) | rule | kept (step) | gap |")
+    print("|---|---:|---:|---|---:|---:|")
+    for path in sorted(OUT.glob("*.json")):
+        rec = json.loads(path.read_text())
+        psnr_at = dict(zip(rec["psnr_step"], rec["psnr_ema"], strict=True))
+        ps = [psnr_at.get(s) for s in rec["step"]]
+        top = max(v for v in ps if v is not None)
+        top_step = rec["step"][ps.index(top)]
+        for name, score in rules(rec).items():
+            i = _stop(rec["step"], score, patience)
+            kept = ps[i]
+            print(f"| {rec['photo']} | {rec['psnr_input']:.2f} | {top:.2f} ({top_step}) | {name} "
+                  f"| {kept:.2f} ({rec['step'][i]}) | {top - kept:.2f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["fit"]:
+        fit(sys.argv[2:])
+    else:
+        replay(*(int(a) for a in sys.argv[2:3]))
