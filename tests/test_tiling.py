@@ -86,6 +86,7 @@ def test_tiled_denoise_is_close_to_untiled_and_both_beat_the_input(photo, tiny, 
     tiled = solve_tiled("denoise", noisy, tile=40, overlap=12, gt=clean, **kw)
     assert tiled.report["tiles"]["count"] == 2
     # each tile's fit is measured against its own clean crop: its output and best PSNR
+    assert tiled.report["metrics"]["psnr"] == pytest.approx(psnr(tiled.image, clean), abs=1e-3)
     fits = tiled.report["tiles"]["fits"]
     assert [f["index"] for f in fits] == [0, 1] and all(f["iters_run"] == 150 for f in fits)
     for f in fits:

@@ -669,9 +669,11 @@ def solve_tiled(
     image = blended.pop("image")
     report = _report(task, plan, last, time.perf_counter() - t0, steps, kw)
     report["tiles"]["fits"] = [records[i] for i in sorted(records)]
-    return Result(image=image, last=image, ema=None, extras=blended,
-                  metrics=_metrics(image, fallback, kw.get("gt"), scale), report=report,
-                  interrupted=interrupted)  # fmt: skip
+    metrics = _metrics(image, fallback, kw.get("gt"), scale)
+    if metrics:
+        report["metrics"] = metrics  # of the blended image (not of one tile)
+    return Result(image=image, last=image, ema=None, extras=blended, metrics=metrics,
+                  report=report, interrupted=interrupted)  # fmt: skip
 
 
 def tiles_dir(state_file: Any) -> Path:
