@@ -170,7 +170,7 @@ def test_cli_tiles_and_refuses_what_it_cannot_tile(tmp_path, photo):
     tiling = next(ln for ln in res.output.splitlines() if ln.startswith("tiling:"))
     assert "estimated" not in tiling and "measured" in tiling, tiling
     res = CliRunner().invoke(cli, [*args[:4], "--tile", "big"])
-    assert res.exit_code == 2 and "neither 'auto' nor a tile side" in res.output
+    assert res.exit_code == 2 and "is not 'auto', 'off' or a tile side" in res.output
     bad = ["inpaint", str(src), "-o", str(out), "--mask-kind", "text", "--tile", "40"]
     res = CliRunner().invoke(cli, bad)
     assert res.exit_code == 2 and "--tile needs a mask file" in res.output
@@ -234,3 +234,5 @@ def test_the_auto_denoiser_tiles_a_large_image_by_itself_and_fits_a_small_one_wh
     assert "tiles" not in narrow.report
     paper = solve_maybe_tiled(get_task("denoise"), torch.rand(3, 48, 200), preset="paper", **kw)
     assert "tiles" not in paper.report
+    whole = solve_maybe_tiled(get_task("denoise"), torch.rand(3, 48, 200), tile="off", **kw)
+    assert "tiles" not in whole.report

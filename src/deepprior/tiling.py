@@ -715,8 +715,9 @@ def solve_maybe_tiled(
     **kw: Any,
 ) -> Result:  # fmt: skip
     """The CLI's runner: ``task.run`` on the whole image, or :func:`solve_tiled` when
-    ``tile`` is given, when the whole image will not fit in memory (``auto``, with a
-    notice), or when resuming a tiled run. Finished tiles go to ``OUTPUT_STEM.tiles/``
+    ``tile`` is given, when the preset asks for tiles (:attr:`Preset.tile`), when the whole
+    image will not fit in memory (``auto``, with a notice), or when resuming a tiled run;
+    ``tile="off"``: always the whole image. Finished tiles go to ``OUTPUT_STEM.tiles/``
     next to ``state_file``.
 
     Example:
@@ -731,6 +732,8 @@ def solve_maybe_tiled(
     echo = _stderr(kw)
     if tile is None and kw.get("resume") and state_dir and (state_dir / "manifest.json").is_file():
         tile = "auto"
+    if tile == "off":  # one fit of the whole image, whatever the preset says
+        return task.run(*images, **kw)
     if tile is None:
         tile = _preset_tile(task, images, kw)
         if tile is not None:

@@ -14,15 +14,15 @@ __all__ = ["tile_options", "runner"]
 
 
 def _tile_value(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """``auto`` or a positive tile side."""
-    if value is None or value == "auto":
+    """``auto``, ``off`` or a positive tile side."""
+    if value is None or value in ("auto", "off"):
         return value
     try:
         side = int(value)
     except ValueError:
         side = 0
     if side < 1:
-        raise click.BadParameter(f"{value!r} is neither 'auto' nor a tile side in pixels")
+        raise click.BadParameter(f"{value!r} is not 'auto', 'off' or a tile side in pixels")
     return side
 
 
@@ -33,10 +33,10 @@ def tile_options(fn: Callable) -> Callable:
         help="Pixels shared by neighbouring tiles (input pixels; default 32 output px).",
     )(fn)  # fmt: skip
     return click.option(
-        "--tile", callback=_tile_value, default=None, metavar="auto|N",
-        help="Restore in overlapping tiles of N input px (auto: sized to the memory). "
-        "Default: the preset's tile size (denoise's auto: 160 px), else tiles only when the "
-        "whole image does not fit.",
+        "--tile", callback=_tile_value, default=None, metavar="auto|off|N",
+        help="Restore in overlapping tiles of N input px (auto: sized to the memory; off: "
+        "one fit of the whole image). Default: the preset's tile size (denoise's auto: "
+        "160 px), else tiles only when the whole image does not fit.",
     )(fn)  # fmt: skip
 
 
