@@ -124,6 +124,10 @@ class StoppingRule(Callback, ABC):
         self.steps, self.scores = list(state["steps"]), list(state["scores"])
 
 
+#: Added to a HoldoutStop's seed for its mask (an arbitrary constant: see ``attach``).
+_MASK_STREAM = 0x5DEECE66D
+
+
 class HoldoutStop(StoppingRule):
     """Self-validation: hold out ``fraction`` of the observed pixels; score = their MSE.
 
@@ -166,7 +170,10 @@ class HoldoutStop(StoppingRule):
                 "the holdout stopping rule needs a pixel data term (DataTerm); "
                 "use another stopping rule for this task", param="stop"
             )  # fmt: skip
-        gen = torch.Generator().manual_seed(self.seed)
+        # Offset from the seed: a mask drawn from the very stream that noise seeded with the
+        # same number came from would pick pixels by their noise (torch.rand and randn share
+        # the stream), e.g. 5 % of pixels with 20 % less noise than the rest.
+        gen = torch.Generator().manual_seed((self.seed + _MASK_STREAM) % 2**63)
         h, w = target.shape[-2:]
         held = (torch.rand(1, 1, h, w, generator=gen) < self.fraction).float()
         weight = data_term.weight
