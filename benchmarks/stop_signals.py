@@ -83,8 +83,9 @@ def rules(rec: dict) -> dict[str, list[float]]:
 
 
 def replay(patience: int = 200) -> None:
-    print("| photo | noisy | best EMA (step) | rule | kept (step) | gap |")
-    print("|---|---:|---:|---|---:|---:|")
+    print("| photo | noisy | best EMA (step) | rule | patience | kept (step) | stop | gap |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
+    summary: dict[tuple[str, int], list[tuple[float, int]]] = {}
     for path in sorted(OUT.glob("*.json")):
         rec = json.loads(path.read_text())
         psnr_at = dict(zip(rec["psnr_step"], rec["psnr_ema"], strict=True))
@@ -92,10 +93,19 @@ def replay(patience: int = 200) -> None:
         top = max(v for v in ps if v is not None)
         top_step = rec["step"][ps.index(top)]
         for name, score in rules(rec).items():
-            i = _stop(rec["step"], score, patience)
-            kept = ps[i]
-            print(f"| {rec['photo']} | {rec['psnr_input']:.2f} | {top:.2f} ({top_step}) | {name} "
-                  f"| {kept:.2f} ({rec['step'][i]}) | {top - kept:.2f} |")  # fmt: skip
+            for pat in sorted({100, patience, 300}):
+                i = _stop(rec["step"], score, pat)
+                stop = min(rec["step"][i] + pat, rec["step"][-1])
+                summary.setdefault((name, pat), []).append((top - ps[i], stop))
+                print(f"| {rec['photo']} | {rec['psnr_input']:.2f} | {top:.2f} ({top_step}) "
+                      f"| {name} | {pat} | {ps[i]:.2f} ({rec['step'][i]}) | {stop} "
+                      f"| {top - ps[i]:.2f} |")  # fmt: skip
+    print("\n| rule | patience | median gap | worst gap | mean stop step |")
+    print("|---|---:|---:|---:|---:|")
+    for (name, pat), vals in summary.items():
+        gaps = sorted(g for g, _ in vals)
+        print(f"| {name} | {pat} | {gaps[len(gaps) // 2]:.2f} | {gaps[-1]:.2f} "
+              f"| {sum(st for _, st in vals) / len(vals):.0f} |")
 
 
 if __name__ == "__main__":
