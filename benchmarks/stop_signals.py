@@ -104,8 +104,10 @@ def replay(patience: int = 200) -> None:
     print("|---|---:|---:|---:|---:|")
     for (name, pat), vals in summary.items():
         gaps = sorted(g for g, _ in vals)
-        print(f"| {name} | {pat} | {gaps[len(gaps) // 2]:.2f} | {gaps[-1]:.2f} "
-              f"| {sum(st for _, st in vals) / len(vals):.0f} |")
+        print(
+            f"| {name} | {pat} | {gaps[len(gaps) // 2]:.2f} | {gaps[-1]:.2f} "
+            f"| {sum(st for _, st in vals) / len(vals):.0f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -480,3 +480,19 @@ def test_run_tables_time_budget_keeps_the_fit_state(tmp_path):
     assert "time is up before holes" in proc.stderr
     with tarfile.open(tmp_path / "res.tgz") as tar:
         assert "./sr-Set5-x4/baby.dip.state.pt" in tar.getnames()
+
+
+def test_a_tiled_fit_records_its_tiles_stop_gaps():
+    """A tiled fit has no image-level curve: its oracle gap is the mean (and the worst) over
+    its tiles of the best PSNR on a tile's curve minus its output's."""
+    from types import SimpleNamespace
+
+    from deepprior.bench.tables.runner import _stop_and_curve
+
+    fits = [{"index": 0, "psnr": 30.0, "best_psnr": 30.1}, {"index": 1, "psnr": 28.0,
+            "best_psnr": 28.5}, {"index": 2, "psnr": 29.0, "best_psnr": 28.9}]  # fmt: skip
+    res = SimpleNamespace(report={"tiles": {"count": 3, "fits": fits}}, history={}, metrics={})
+    out = _stop_and_curve(res)
+    assert out["stop_reason"] == "per tile" and out["tiles"]["count"] == 3
+    assert out["oracle"]["gap"] == pytest.approx((0.1 + 0.5 - 0.1) / 3, abs=1e-3)
+    assert out["oracle"]["gap_max"] == pytest.approx(0.5)
