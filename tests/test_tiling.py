@@ -39,7 +39,7 @@ class Echo(Task):
         stop = self.interrupt_at is not None and len(self.fits) == self.interrupt_at
         h, w = out.shape[-2:]
         report = {"canvas": [w, h], "estimated_memory_mib": h * w / 1e4,
-                  "seconds_per_iter": 1e-3, "iters_run": 3}  # fmt: skip
+                  "seconds_per_iter": 1e-3, "iters_run": 3, "fit_seconds": 0.5}  # fmt: skip
         return Result(out, out, None, report=report, interrupted=stop)
 
 
@@ -151,6 +151,8 @@ def test_an_interrupted_run_resumes_at_the_tile_it_stopped_in(tmp_path):
                       progress=False)  # fmt: skip
     assert not res.interrupted and len(second.fits) == 12 - 3
     assert torch.allclose(res.image, img, atol=1e-6)
+    # the totals count the tiles the first run finished too
+    assert res.report["iters_run"] == 12 * 3 and res.report["fit_seconds"] == 12 * 0.5
     assert not state.exists()  # removed once the whole image is done
 
 

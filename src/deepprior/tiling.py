@@ -522,6 +522,7 @@ def _tile_record(tile: Tile, res: Result) -> dict[str, Any]:
     of its output and the best PSNR on its curve (both over the tile's fitted area)."""
     rep = res.report
     rec = {"index": tile.index, "fit": list(tile.fit), "iters_run": rep.get("iters_run"),
+           "fit_seconds": rep.get("fit_seconds", rep.get("seconds")),
            "stop_reason": rep.get("stop_reason"), "best_step": rep.get("best_step")}  # fmt: skip
     if res.metrics.get("psnr") is not None:
         rec.update(psnr=res.metrics["psnr"], best_psnr=rep.get("best_psnr"),
@@ -669,6 +670,9 @@ def solve_tiled(
     image = blended.pop("image")
     report = _report(task, plan, last, time.perf_counter() - t0, steps, kw)
     report["tiles"]["fits"] = [records[i] for i in sorted(records)]
+    if not interrupted:  # every tile, including those finished by an earlier, resumed run
+        report["iters_run"] = sum(int(r.get("iters_run") or 0) for r in records.values())
+        report["fit_seconds"] = round(sum(r.get("fit_seconds") or 0.0 for r in records.values()), 3)
     metrics = _metrics(image, fallback, kw.get("gt"), scale)
     if metrics:
         report["metrics"] = metrics  # of the blended image (not of one tile)
