@@ -169,6 +169,7 @@ def test_cli_tiles_and_refuses_what_it_cannot_tile(tmp_path, photo):
     res = CliRunner().invoke(cli, [*args, "--state-every", "1"])  # a state before any tile ends
     assert res.exit_code == 0, res.output
     assert "tiling: 4 tiles of at most 40x40 px" in res.output
+    assert "4 tiles: 4 ran to their cap (at most 2 each)" in res.output  # how the fits ended
     tiling = next(ln for ln in res.output.splitlines() if ln.startswith("tiling:"))
     assert "estimated" not in tiling and "measured" in tiling, tiling
     res = CliRunner().invoke(cli, [*args[:4], "--tile", "big"])

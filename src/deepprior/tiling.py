@@ -511,6 +511,34 @@ def _run_tiles(
     return outputs, last, steps
 
 
+def tiles_stop_line(report: dict[str, Any]) -> str | None:
+    """One line on how a tiled run's fits ended (None for an untiled run), e.g.
+    ``4 tiles: 4 stopped by themselves after 970-1300 steps (at most 3000 each)``.
+
+    Example:
+        >>> fits = [{"iters_run": 970, "stop_reason": "holdout: ..."},
+        ...         {"iters_run": 3000, "stop_reason": None}]
+        >>> tiles_stop_line({"tiles": {"count": 2, "fits": fits}, "settings": {"iters": 3000}})
+        '2 tiles: 1 stopped by itself after 970 steps, 1 ran to its cap (at most 3000 each)'
+    """
+    tiles = report.get("tiles")
+    if not tiles or not tiles.get("fits"):
+        return None
+    fits = tiles["fits"]
+    stopped = [int(f["iters_run"]) for f in fits if f.get("stop_reason")]
+    capped = len(fits) - len(stopped)
+    parts = []
+    if stopped:
+        span = (f"{min(stopped)}" if min(stopped) == max(stopped)
+                else f"{min(stopped)}-{max(stopped)}")  # fmt: skip
+        who = "itself" if len(stopped) == 1 else "themselves"
+        parts.append(f"{len(stopped)} stopped by {who} after {span} steps")
+    if capped:
+        parts.append(f"{capped} ran to {'its' if capped == 1 else 'their'} cap")
+    cap = (report.get("settings") or {}).get("iters")
+    return f"{tiles['count']} tiles: {', '.join(parts)}" + (f" (at most {cap} each)" if cap else "")
+
+
 def _as_gt(gt: Any) -> torch.Tensor:
     from .tasks.common import as_image
 

@@ -203,6 +203,11 @@ def run_task(
             if ref is not None:
                 summary += f" (input {ref:.2f} dB)"
         click.echo(summary, err=True)
+        from ..tiling import tiles_stop_line
+
+        tiles_line = tiles_stop_line(result.report)
+        if tiles_line:
+            click.echo(tiles_line, err=True)
         if result.report.get("stop_reason"):
             click.echo(
                 f"stopped by itself at step {result.report['iters_run']} of at most "
