@@ -24,9 +24,10 @@ FAST_NET: dict[str, Any] = {"n_d": [64, 64, 64, 64, 64], "n_s": 4}
 AUTO_NET: dict[str, Any] = {"n_d": [32, 32, 32, 32, 32], "n_s": 4}
 #: The tile side (px) of the ``auto`` denoiser: a larger image is restored in overlapping
 #: tiles of about 144-155 px, each fitted and stopped on its own. A fit's steps to its best
-#: iterate grow with the content it must reproduce: tiles bound them (about 1250-1500 steps
-#: each), so the time grows with the pixel count, where one 32-filter fit of a smooth 256 px
-#: image was still improving at 3000 steps (benchmarks/results/auto_tiles.md).
+#: iterate grow with the content it must reproduce: tiles bound them (680-2090 steps each on
+#: the images measured), so the time grows with the pixel count, where one 32-filter fit of a
+#: smooth or textured 256 px image was still improving at 3000 steps
+#: (benchmarks/results/auto_tiles.md).
 AUTO_TILE = 160
 #: The stopping rule of the ``auto`` presets: 5 % of the observed pixels held out of the fit;
 #: stop 200 steps after their loss (on the EMA) last reached a new minimum, keep that EMA.
