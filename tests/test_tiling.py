@@ -239,3 +239,22 @@ def test_the_auto_denoiser_tiles_a_large_image_by_itself_and_fits_a_small_one_wh
     assert "tiles" not in paper.report
     whole = solve_maybe_tiled(get_task("denoise"), torch.rand(3, 48, 200), tile="off", **kw)
     assert "tiles" not in whole.report
+
+
+def test_a_run_tiled_by_its_preset_resumes_where_it_stopped(tmp_path):
+    """The preset chose the tiles (no --tile): the same call with resume=True continues at
+    the unfinished tile instead of refusing the saved tiles as another run's."""
+    from deepprior.tiling import solve_maybe_tiled
+
+    class Tiled(Echo):
+        presets = {"paper": Preset("paper", "", iters=3, tile=24)}
+
+    img = torch.rand(3, 70, 53, generator=torch.Generator().manual_seed(2))
+    state = tmp_path / "out.state.pt"
+    first = Tiled(interrupt_at=4)
+    res = solve_maybe_tiled(first, img, overlap=6, state_file=state, progress=False)
+    assert res.interrupted and res.report["tiles"]["tile"] == 24
+    second = Tiled()
+    res = solve_maybe_tiled(second, img, overlap=6, state_file=state, resume=True, progress=False)
+    assert not res.interrupted and len(second.fits) == res.report["tiles"]["count"] - 3
+    assert torch.allclose(res.image, img, atol=1e-6)

@@ -762,8 +762,6 @@ def solve_maybe_tiled(
     """
     state_dir = None if kw.get("state_file") is None else tiles_dir(kw["state_file"])
     echo = _stderr(kw)
-    if tile is None and kw.get("resume") and state_dir and (state_dir / "manifest.json").is_file():
-        tile = "auto"
     if tile == "off":  # one fit of the whole image, whatever the preset says
         return task.run(*images, **kw)
     if tile is None:
@@ -771,6 +769,8 @@ def solve_maybe_tiled(
         if tile is not None:
             echo(f"deepprior: restoring in tiles of at most {tile} px, each fitted and stopped "
                  "on its own (the preset's tile size; --tile N to change it)")  # fmt: skip
+    if tile is None and kw.get("resume") and state_dir and (state_dir / "manifest.json").is_file():
+        tile = "auto"  # a run tiled for memory: its manifest has the tile size
     if tile is None:
         need = _whole_need(task, images, kw)
         if need is None:
