@@ -25,7 +25,7 @@ from deepprior.ops import add_gaussian_noise
 
 
 def crop(name: str, size: int = 256) -> torch.Tensor:
-    a = getattr(skimage.data, name)()
+    a = getattr(skimage.data, name)()[..., :3]  # RGB (a few photos have alpha)
     t = torch.from_numpy(a.astype(np.float32) / 255).permute(2, 0, 1)
     _, h, w = t.shape
     top, left = (h - size) // 2, (w - size) // 2

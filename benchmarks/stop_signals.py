@@ -21,19 +21,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from auto_heldout import crop  # the same centre crops of scikit-image's photos
 
 OUT = Path(__file__).parent / "results" / "stop_signals"
 SIDE, STEPS, SIGMA = 144, 2500, 25 / 255
-
-
-def crop(name: str, side: int = SIDE) -> torch.Tensor:
-    import skimage.data
-
-    a = getattr(skimage.data, name)()[..., :3]
-    t = torch.from_numpy(a.astype(np.float32) / 255).permute(2, 0, 1)
-    _, h, w = t.shape
-    top, left = (h - side) // 2, (w - side) // 2
-    return t[:, top : top + side, left : left + side].contiguous()
 
 
 def fit(names: list[str]) -> None:
@@ -46,7 +37,7 @@ def fit(names: list[str]) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     never = {**get_preset("denoise", "auto").stop_kwargs, "patience": 10**9}
     for name in names:
-        clean = crop(name)
+        clean = crop(name, SIDE)
         noisy = add_gaussian_noise(clean, SIGMA, seed=0)
         t0 = time.perf_counter()
         res = deepprior.denoise(noisy, gt=clean, iters=STEPS, progress=False, metrics_every=10,

@@ -195,9 +195,14 @@ class HoldoutStop(StoppingRule):
                 self.fitted = self.fitted.to(image.device)
         with torch.no_grad():
             err = (self.operator(image.float()) - self.target).square()
-            if self.fitted is not None:  # recorded: how far the fit has gone into the noise
-                self.fitted_scores.append(float((err * self.fitted).sum() / self.fitted.sum()))
-        return float((err * self.val).sum() / self.val.sum())
+            held = (err * self.val).sum() / self.val.sum()
+            if self.fitted is None:
+                return float(held)
+            # also recorded: how far the fit has gone into the noise (one transfer for both)
+            fitted = (err * self.fitted).sum() / self.fitted.sum()
+            held_v, fitted_v = torch.stack([held, fitted]).tolist()
+        self.fitted_scores.append(fitted_v)
+        return held_v
 
     def on_end(self, result: FitResult) -> None:
         super().on_end(result)

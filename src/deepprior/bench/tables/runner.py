@@ -102,7 +102,7 @@ def _tiles_stop(tiles: dict[str, Any]) -> dict[str, Any]:
     the tile's own area (an image-level best step does not exist: each tile has its own)."""
     fits = tiles.get("fits", [])
     out: dict[str, Any] = {"stop_reason": "per tile", "best_step": None,
-                           "tiles": {k: v for k, v in tiles.items()}}  # fmt: skip
+                           "tiles": dict(tiles)}  # fmt: skip
     gaps = [f["best_psnr"] - f["psnr"] for f in fits
             if f.get("best_psnr") is not None and f.get("psnr") is not None]  # fmt: skip
     if gaps:
