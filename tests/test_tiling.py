@@ -241,6 +241,18 @@ def test_the_auto_denoiser_tiles_a_large_image_by_itself_and_fits_a_small_one_wh
     assert "tiles" not in whole.report
 
 
+def test_the_python_denoise_tiles_as_the_cli_does():
+    """``deepprior.denoise`` follows the preset's tile size like the CLI; ``tile="off"``
+    fits the whole image, ``tile=N`` sets the size."""
+    import deepprior
+
+    kw = {"iters": 2, "progress": False, "net_kwargs": {"n_d": [8, 8], "n_s": 2}}
+    img = torch.rand(3, 48, 200)
+    assert deepprior.denoise(img, **kw).report["tiles"]["count"] == 2
+    assert "tiles" not in deepprior.denoise(img, tile="off", **kw).report
+    assert deepprior.denoise(img, tile=72, overlap=8, **kw).report["tiles"]["count"] == 3
+
+
 def test_a_run_tiled_by_its_preset_resumes_where_it_stopped(tmp_path):
     """The preset chose the tiles (no --tile): the same call with resume=True continues at
     the unfinished tile instead of refusing the saved tiles as another run's."""

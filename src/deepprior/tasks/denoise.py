@@ -9,7 +9,7 @@ from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
 from .options import FitOptions, fit_options
 from .presets import AUTO_NET, AUTO_TILE, FAST_NET, HOLDOUT, Preset
-from .registry import Task, register_task
+from .registry import Task, get_task, register_task
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -44,8 +44,8 @@ class Denoise(Task):
         ),
     }  # fmt: skip
 
-    def run(self, image: ImageLike, **kw: Any) -> Result:
-        return denoise(image, **kw)
+    def run(self, image: ImageLike, *, preset: str | None = None, **kw: Any) -> Result:
+        return fit_task(identity_problem("denoise", image), preset, **kw)
 
 
 @register_task
@@ -75,8 +75,17 @@ class Jpeg(Task):
 
 
 @fit_options
-def denoise(image: ImageLike, *, preset: str | None = None, **kw: Unpack[FitOptions]) -> Result:
+def denoise(
+    image: ImageLike, *, preset: str | None = None, tile: int | str | None = None,
+    overlap: int | None = None, **kw: Unpack[FitOptions],
+) -> Result:  # fmt: skip
     """Blind denoising: fit ``||x - x0||^2`` and stop early; the EMA output by default.
+
+    As the CLI: the ``auto`` preset restores an image larger than 192 px in tiles of at most
+    160 px, each fitted and stopped on its own (``report['tiles']`` then holds the plan and
+    each tile's fit). ``tile``: a tile side in px, ``"auto"`` (the largest that fits in
+    memory) or ``"off"`` (one fit of the whole image); ``overlap``: px shared by neighbours.
+    With ``state_file``, finished tiles are kept in ``STEM.tiles/`` next to it (to resume).
 
     Example:
         >>> import deepprior, torch
@@ -86,7 +95,7 @@ def denoise(image: ImageLike, *, preset: str | None = None, **kw: Unpack[FitOpti
         >>> res.image.shape
         torch.Size([3, 64, 64])
     """
-    return fit_task(identity_problem("denoise", image), preset, **kw)
+    return get_task("denoise").solve(image, tile=tile, overlap=overlap, preset=preset, **kw)
 
 
 @fit_options

@@ -117,7 +117,20 @@ class Task(ABC):
 
     @abstractmethod
     def run(self, *images: Any, **kw: Any) -> Any:
-        """Restore: the images of :attr:`inputs`, then options and common keywords."""
+        """Restore with one fit of the whole image: the images of :attr:`inputs`, then
+        options and common keywords."""
+
+    def solve(
+        self, *images: Any, tile: int | str | None = None, overlap: int | None = None,
+        **kw: Any,
+    ) -> Any:  # fmt: skip
+        """Restore as the CLI does: :meth:`run` on the whole image, or in tiles when ``tile``
+        is given, when the preset names a tile size (:attr:`Preset.tile`) or when the whole
+        image will not fit in memory; ``tile="off"``: always the whole image (see
+        :func:`deepprior.tiling.solve_maybe_tiled`)."""
+        from ..tiling import solve_maybe_tiled
+
+        return solve_maybe_tiled(self, *images, tile=tile, overlap=overlap, **kw)
 
 
 _TASKS: dict[str, Task] = {}
