@@ -15,7 +15,7 @@
 #               there first to resume them
 #   -D DATA     the data folder (default: $DEEPPRIOR_DATA, else ../shared/data)
 #   -a FILE     write FILE (.tgz) with every table folder under RESULTS at the end (records
-#               and reports; with -S also the saved fit states, tens of MB each)
+#               and reports; with -S also the saved fit states, finished fits and tiles, tens of MB each)
 #   -x OPTIONS  more options for every `deepprior bench` run, e.g. "--jobs 2" or "--quick"
 # Each table's report.md is re-rendered at the end, also for a table cut short.
 set -u
@@ -83,7 +83,7 @@ done
 
 if [ -n "$archive" ]; then
   skip=(--exclude quick)
-  [ "$states" = 1 ] || skip+=(--exclude '*.state.pt')
+  [ "$states" = 1 ] || skip+=(--exclude '*.state.pt' --exclude '*.done.pt' --exclude '*.tiles')
   tar czf "$archive" -C "$results" "${skip[@]}" . && echo "run_tables: wrote $archive" >&2
 fi
 exit $status

@@ -359,6 +359,49 @@ def test_an_interrupted_image_resumes_its_fit(group, tmp_path, monkeypatch):
 
 
 @needs_data
+def test_a_fit_finished_before_an_interruption_is_not_redone(group, tmp_path, monkeypatch):
+    """Ctrl-C during a later method of an image keeps the finished DIP fit: the rerun takes
+    it (same result, no second fit) and the record's writing removes it; a run with other
+    settings fits again."""
+    from deepprior.bench.tables import _Runner
+
+    def args(iters):
+        return ["sr", "--dataset", "Set5", "--factor", "4", "--quick", "--limit", "1",
+                "--iters", str(iters), "--data-dir", str(DATA), "--device", "cpu",
+                "--out", str(tmp_path / "cut")]  # fmt: skip
+
+    fit = _Runner.fit
+
+    def stop_at_no_prior(self, name, *a, **kw):
+        if name == "no_prior":
+            raise KeyboardInterrupt
+        return fit(self, name, *a, **kw)
+
+    def interrupted_run(iters):
+        with monkeypatch.context() as m:
+            m.setattr(_Runner, "fit", stop_at_no_prior)
+            res = CliRunner().invoke(group, ["bench", *args(iters)])
+        assert res.exit_code == 130 and not records(tmp_path / "cut")
+        assert [p.name for p in (tmp_path / "cut").glob("*.done.pt")] == ["baby.dip.done.pt"]
+
+    ref = invoke(group, *args(20)[:-1], str(tmp_path / "whole"))
+    assert ref.exit_code == 0
+    interrupted_run(20)
+    res = invoke(group, *args(20))
+    assert res.exit_code == 0 and "baby: dip: taking the finished fit saved in" in res.output
+    rec = records(tmp_path / "cut")["baby"]
+    assert rec["metrics"]["dip"] == records(tmp_path / "whole")["baby"]["metrics"]["dip"]
+    assert rec["fits"]["dip"]["iters_run"] == 20 and rec["seconds_per_method"]["dip"] > 0
+    assert not list((tmp_path / "cut").glob("*.done.pt"))
+
+    (tmp_path / "cut" / "baby.json").unlink()
+    interrupted_run(20)
+    res = invoke(group, *args(21))
+    assert res.exit_code == 0 and "taking the finished fit" not in res.output
+    assert records(tmp_path / "cut")["baby"]["fits"]["dip"]["iters_run"] == 21
+
+
+@needs_data
 def test_without_progress_bars_a_long_fit_logs_how_far_it_is(group, tmp_path, monkeypatch):
     from deepprior.bench.tables import _Runner
 

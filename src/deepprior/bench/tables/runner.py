@@ -9,6 +9,7 @@ same ``settings`` (a record made with other settings is redone and overwritten).
 from __future__ import annotations
 
 import glob
+import io
 import json
 import os
 import subprocess
@@ -144,7 +145,62 @@ class _Runner:
             return None
         return self.opts.out_dir() / f"{self.image}.{method}.state.pt"
 
+    def done_file(self, method: str) -> Path | None:
+        """Where the finished fit of ``method`` waits for the image's record: a rerun after an
+        interruption during a later method takes it instead of fitting again."""
+        if self.image is None:
+            return None
+        return self.opts.out_dir() / f"{self.image}.{method}.done.pt"
+
+    def _done_key(self, name: str, args: tuple[Any, ...]) -> str:
+        """What a saved finished fit must share with this one: the table's settings, the
+        method and its input images."""
+        import hashlib
+
+        h = hashlib.sha256(json.dumps([settings_of(self.opts), name], default=str).encode())
+        for a in args:
+            if isinstance(a, torch.Tensor):
+                h.update(a.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    def _load_done(self, name: str, key: str) -> Any:
+        from ...tasks.base import Result
+
+        df = self.done_file(name)
+        if df is None or not df.is_file():
+            return None
+        try:
+            d = torch.load(df, map_location="cpu", weights_only=True)
+        except Exception:  # a damaged file: fit again
+            return None
+        if d.get("key") != key:
+            return None
+        self.log(f"{self.image}: {name}: taking the finished fit saved in {df.name}")
+        self.seconds[name], self.fits[name] = d["seconds"], json.loads(d["fit"])
+        return Result(image=d["image"], last=d["last"], ema=d.get("ema"), extras=d["extras"],
+                      metrics=json.loads(d["metrics"]), history=json.loads(d["history"]),
+                      report=json.loads(d["report"]))  # fmt: skip
+
+    def _save_done(self, name: str, key: str, res: Any) -> None:
+        from ...io import atomic_write_bytes
+
+        df = self.done_file(name)
+        if df is None:
+            return
+        buf = io.BytesIO()
+        torch.save({"key": key, "seconds": self.seconds[name], "image": res.image,
+                    "last": res.last, "ema": res.ema, "extras": dict(res.extras),
+                    "fit": dumps_strict(self.fits[name], default=str),
+                    "metrics": dumps_strict(res.metrics, default=str),
+                    "history": dumps_strict(res.history, default=str),
+                    "report": dumps_strict(res.report, default=str)}, buf)  # fmt: skip
+        atomic_write_bytes(df, buf.getvalue())
+
     def fit(self, name: str, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        key = self._done_key(name, args)
+        done = self._load_done(name, key)
+        if done is not None:
+            return done
         t0 = time.perf_counter()
         sf = self.state_file(name)
         if not self.opts.progress and self.image is not None:
@@ -180,6 +236,7 @@ class _Runner:
         self.fits[name].update(_stop_and_curve(res))
         if res.interrupted:
             raise KeyboardInterrupt
+        self._save_done(name, key, res)
         return res
 
     def baseline(self, name: str, fn: Callable[..., torch.Tensor], *args: Any) -> None:
@@ -289,9 +346,11 @@ def _run_facts(run: _Runner, commit: str | None) -> dict[str, Any]:
 
 
 def remove_states(out_dir: Path, image: str) -> None:
-    """Delete the saved fit states of ``image`` (its record is written, or it is redone)."""
-    for p in out_dir.glob(f"{glob.escape(image)}.*.state.pt"):
-        p.unlink(missing_ok=True)
+    """Delete the saved fit states and finished fits of ``image`` (its record is written, or
+    it is redone)."""
+    for pattern in ("state", "done"):
+        for p in out_dir.glob(f"{glob.escape(image)}.*.{pattern}.pt"):
+            p.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------
