@@ -80,6 +80,9 @@ def test_sr_x8_preset_and_bad_factor():
     p = get_preset("sr", "paper", factor=8)
     assert p.iters == 4000 and p.input_noise == pytest.approx(1 / 20)
     assert get_preset("sr", "paper", factor=4).iters == 2000
+    auto4, auto8 = get_preset("sr", "auto", factor=4), get_preset("sr", "auto", factor=8)
+    assert auto8.iters == 2 * auto4.iters and auto8.input_noise == pytest.approx(1 / 20)
+    assert auto4.net_kwargs["n_d"] == [32] * 5 and auto4.stop == "holdout"
     with pytest.raises(DeepPriorError, match="unsupported SR factor 3; choose one of 2, 4, 8"):
         deepprior.sr(torch.rand(3, 16, 16), 3)
 
