@@ -84,7 +84,8 @@ def run(config: str, name: str) -> dict:
 
 def summary(folder: Path) -> str:
     lines = [
-        "| net | photo | steps | s | best EMA Y-PSNR (step) | at 2000 steps (s) | bicubic | Lanczos |",
+        "| net | photo | steps | s | best EMA Y-PSNR (step) | at 2000 steps (s) | bicubic "
+        "| Lanczos |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for p in sorted(folder.glob("*.json")):
