@@ -760,23 +760,28 @@ def solve_maybe_tiled(
         >>> "tiles" in res.report
         False
     """
+    from .tasks.common import as_image
+
+    # The decisions need the images' sizes; the whole-image run takes them as given.
+    sized = [None if x is None else as_image(x, opt.param)
+             for opt, x in zip(task.inputs, images, strict=False)]  # fmt: skip
     state_dir = None if kw.get("state_file") is None else tiles_dir(kw["state_file"])
     echo = _stderr(kw)
     if tile == "off":  # one fit of the whole image, whatever the preset says
         return task.run(*images, **kw)
     if tile is None:
-        tile = _preset_tile(task, images, kw)
+        tile = _preset_tile(task, sized, kw)
         if tile is not None:
             echo(f"deepprior: restoring in tiles of at most {tile} px, each fitted and stopped "
                  "on its own (the preset's tile size; --tile N to change it)")  # fmt: skip
     if tile is None and kw.get("resume") and state_dir and (state_dir / "manifest.json").is_file():
         tile = "auto"  # a run tiled for memory: its manifest has the tile size
     if tile is None:
-        need = _whole_need(task, images, kw)
+        need = _whole_need(task, sized, kw)
         if need is None:
             return task.run(*images, **kw)
         echo(f"deepprior: the whole image needs about {need / 2**30:.1f} GiB, more than is "
              "available; restoring it in tiles (--tile auto)")  # fmt: skip
         tile = "auto"
     kw = {k: v for k, v in kw.items() if k not in ("snapshot_dir", "snapshot_every")}
-    return solve_tiled(task, *images, tile=tile, overlap=overlap, state_dir=state_dir, **kw)
+    return solve_tiled(task, *sized, tile=tile, overlap=overlap, state_dir=state_dir, **kw)

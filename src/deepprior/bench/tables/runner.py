@@ -157,7 +157,7 @@ class _Runner:
         method and its input images."""
         import hashlib
 
-        h = hashlib.sha256(json.dumps([settings_of(self.opts), name], default=str).encode())
+        h = hashlib.sha256(dumps_strict([settings_of(self.opts), name], default=str).encode())
         for a in args:
             if isinstance(a, torch.Tensor):
                 h.update(a.detach().cpu().contiguous().numpy().tobytes())
