@@ -4,10 +4,11 @@
 Per image: auto's PSNR, its stop gap (the best PSNR on the fit's curve minus its output's; for
 a tiled fit the mean and the worst over its tiles), its steps and seconds; the paper preset's
 PSNR where a record exists, and its time on this CPU, estimated as the paper preset's steps
-(denoising 1800, SR x4 2000) times the measured step time of the paper's 128-filter net
-scaled by the output's pixel count (3.54 s at 256²: ``python benchmarks/step_time.py 128 256
-15``, fp32, one thread); the peers (denoising: ZS-N2N, NL-means, CBM3D; SR: bicubic,
-Lanczos, back-projection from bicubic).
+(denoising 1800, SR x4 2000) times the measured step time of the paper's 128-filter net at the
+image's size (``python benchmarks/step_time.py 128 HxW 10``, fp32, one thread, with one other
+fit on the second core as in the auto runs; a size not measured is scaled from 256² by its
+pixel count); the peers (denoising: ZS-N2N, NL-means, CBM3D; SR: bicubic, Lanczos,
+back-projection from bicubic).
 
     python benchmarks/auto_table.py > benchmarks/results/denoise-CBM3D9-sigma25-auto/table.md
     python benchmarks/auto_table.py sr-Set5-x4 > benchmarks/results/sr-Set5-x4-auto/table.md
@@ -22,7 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-STEP_256 = 3.54  # the paper's 128-filter net: s/step at 256x256 here (fp32, one thread)
+#: The paper's 128-filter net: measured s/step by (H, W) here (fp32, one thread, one other fit
+#: on the second core): ``python benchmarks/step_time.py 128 HxW 10``.
+PAPER_STEP = {(256, 256): 2.98, (288, 288): 3.66, (320, 224): 3.14, (512, 512): 11.93}
+
+
+def paper_step(h: int, w: int) -> tuple[float, bool]:
+    """The paper net's s/step at (h, w), and whether it was measured (else scaled from 256²)."""
+    if (h, w) in PAPER_STEP:
+        return PAPER_STEP[h, w], True
+    return PAPER_STEP[256, 256] * h * w / 256**2, False
 
 
 @dataclass(frozen=True)
@@ -77,7 +87,7 @@ def rows(name: str) -> list[dict]:
             "tiles": (fit.get("tiles") or {}).get("count"), "steps": fit.get("iters_run"),
             "stop": fit.get("stop_reason"), "auto_s": secs.get("dip"),
             "paper": paper.get("metrics", {}).get(t.paper_method, {}).get(t.primary),
-            "paper_s": t.paper_steps * STEP_256 * h * w / 256**2,
+            "paper_s": t.paper_steps * paper_step(h, w)[0], "measured": paper_step(h, w)[1],
             **{k: m.get(k) for k, _ in t.peers}, **{f"{k}_s": secs.get(k) for k in t.timed},
         })  # fmt: skip
     return out
@@ -114,7 +124,8 @@ def render(name: str, rs: list[dict]) -> str:
         lines.append(
             f"| {r['image']} | {r['size']} | {_f(r['auto'])} | {_f(r['gap'])} / "
             f"{_f(r['gap_max'])}{tiles} | {r['steps']} | {_f(r['auto_s'], 0)} | "
-            f"{_f(r['paper'])} | {_f(r['paper_s'], 0)} | {_f(ratio, 3)} | {peer_cells(r)} |"
+            f"{_f(r['paper'])} | {_f(r['paper_s'], 0)}{'' if r['measured'] else ' (scaled)'} | "
+            f"{_f(ratio, 3)} | {peer_cells(r)} |"
         )
     if rs:
         gaps = [r["gap"] for r in rs if r["gap"] is not None]

@@ -2,7 +2,8 @@
 
 Used for same-machine time ratios when a full paper-preset fit is too long to run:
 
-    python benchmarks/step_time.py 128 256 15   # width 128 (the paper's), 256x256, 15 steps
+    python benchmarks/step_time.py 128 256 15       # width 128 (the paper's), 256x256, 15 steps
+    python benchmarks/step_time.py 128 224x320 4    # a non-square image (H x W)
 """
 
 from __future__ import annotations
@@ -16,16 +17,17 @@ from deepprior.nets import create_net
 from deepprior.ops import DataTerm
 
 
-def main(width: int, size: int, steps: int) -> None:
+def main(width: int, size: str, steps: int) -> None:
+    h, w = (int(v) for v in size.split("x")) if "x" in size else (int(size), int(size))
     torch.set_num_threads(1)
     torch.manual_seed(0)
     net = create_net("skip", 32, 3, n_d=[width] * 5, n_s=4)
-    y = torch.rand(3, size, size)
-    z = torch.rand(1, 32, size, size) * 0.1
+    y = torch.rand(3, h, w)
+    z = torch.rand(1, 32, h, w) * 0.1
     fit(net, z, DataTerm(y), Schedule(iters=3, input_noise=1 / 30))  # warm-up
     res = fit(net, z, DataTerm(y), Schedule(iters=steps, input_noise=1 / 30))
     print(f"width {width} size {size}: {res.seconds / steps:.3f} s/step over {steps} steps")
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]))
+    main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))

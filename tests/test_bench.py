@@ -295,7 +295,7 @@ def test_sr_quick_writes_records_report_and_resumes(group, tmp_path):
 
 
 @needs_data
-def test_a_preset_reaches_every_fit_and_the_record(tmp_path):
+def test_a_preset_reaches_every_fit_and_the_record(group, tmp_path):
     opts = BenchOptions("sr", preset="fast", quick=True, quick_size=32, limit=1, iters=2,
                         data_dir=str(DATA), device="cpu")  # fmt: skip
     rec = run_table(replace(opts, out=str(tmp_path / opts.name)))["records"][0]
@@ -310,6 +310,13 @@ def test_a_preset_reaches_every_fit_and_the_record(tmp_path):
     assert rec0["settings"]["preset"] == "paper" and rec0["preset"]["name"] == "paper"
     dip, dip0 = rec["fits"]["dip"], rec0["fits"]["dip"]
     assert dip["net_parameters"] < dip0["net_parameters"]
+    # The preset's report re-renders from its records (a records' folder of another table
+    # is refused).
+    out = tmp_path / opts.name
+    res = invoke(group, "report", "sr", "--preset", "fast", "--quick", "--out", str(out))
+    assert res.exit_code == 0 and "preset `fast`" in (out / "report.md").read_text()
+    res = CliRunner().invoke(group, ["bench", "report", "sr", "--quick", "--out", str(out)])
+    assert res.exit_code == 2 and "no records of table sr-Set5-x4" in res.output
 
 
 @needs_data

@@ -164,18 +164,25 @@ for _name, (_doc, _options) in _TABLES.items():
 @_DATASET
 @_FACTOR
 @_SIGMA
+@click.option(
+    "--preset",
+    default=None,
+    help="The preset the run used (its <table>-<preset>/ folder; default: paper).",
+)
 @click.option("--out", default=None, help="The table's folder (default as for the run).")
 @click.option("--quick", is_flag=True, help="The --quick run's folder.")
 @task_command
 def report_command(
-    table: str, dataset: str, factor: int, sigma: float, out: str | None, quick: bool
-) -> None:
+    table: str, dataset: str, factor: int, sigma: float, preset: str | None, out: str | None,
+    quick: bool,
+) -> None:  # fmt: skip
     """Re-render report.md of a table from its JSON records (no fitting)."""
     from ..bench.tables import BenchOptions, rerender
 
     opts = BenchOptions(
-        table=table, dataset=dataset, factor=factor, sigma=sigma, out=out, quick=quick
-    )
+        table=table, dataset=dataset, factor=factor, sigma=sigma, out=out, quick=quick,
+        preset=preset,
+    )  # fmt: skip
     opts.validate()
     report, out_dir = rerender(opts)
     click.echo(f"bench {opts.name}: wrote {out_dir / 'report.md'}", err=True)

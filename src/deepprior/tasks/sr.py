@@ -18,10 +18,11 @@ if TYPE_CHECKING:
 
 #: The SR factors: those of the Lanczos2 operator.
 SR_FACTORS = LANCZOS2_FACTORS
-#: The x4 auto preset's step cap. Its 32-filter net (AUTO_NET) takes about 1/10 of the
-#: paper net's step time: 3600 steps are 1/5.5 of the paper's 2000 steps' time. On 256²
+#: The x4 auto preset's step cap. Its 32-filter net (AUTO_NET) takes about 1/9 of the paper
+#: net's step time on a CPU: 3600 steps take about 1/5 of the paper's 2000 steps' time. On 256²
 #: scikit-image photos one 32-filter fit was still improving at 2000 steps (astronaut 26.15
-#: dB, coffee 28.39, +0.05 dB per 200 steps), where the 64-filter net took 1621 s to 26.34.
+#: dB, coffee 28.39, +0.05 dB per 200 steps), and its 4000 steps beat the 64-filter net's 2000
+#: (26.37 against 26.34 dB) in less time (benchmarks/results/auto_design/sr_x4.md).
 AUTO_SR_STEPS = 3600
 
 
