@@ -408,6 +408,32 @@ def test_a_fit_finished_before_an_interruption_is_not_redone(group, tmp_path, mo
     assert records(tmp_path / "cut")["baby"]["fits"]["dip"]["iters_run"] == 21
 
 
+def test_a_tiled_fit_stopped_in_its_first_tile_is_resumed(tmp_path):
+    """The tiles' folder holds only the running tile's state (no manifest yet): the rerun
+    resumes it rather than starting afresh (which would delete that state)."""
+    from deepprior.bench.tables import _Runner
+    from deepprior.tasks import Result
+    from deepprior.tiling import tiles_dir
+
+    opts = BenchOptions("denoise", preset="auto", out=str(tmp_path), device="cpu")
+    lines, seen = [], {}
+    run = _Runner(opts, "House", lines.append)
+    tiles = tiles_dir(run.state_file("dip"))
+    tiles.mkdir(parents=True)
+    (tiles / "tile_000.state.pt").write_bytes(b"state")
+
+    def fit(*_, **kw):
+        seen.update(kw)
+        return Result(torch.zeros(3, 4, 4), torch.zeros(3, 4, 4), None)
+
+    run.fit("dip", fit)
+    assert seen["resume"] is True
+    assert "House: dip: resuming the fit saved in House.dip.tiles/" in lines
+    seen.clear()
+    _Runner(opts, "Other", lines.append).fit("dip", fit)
+    assert seen["resume"] is False
+
+
 @needs_data
 def test_without_progress_bars_a_long_fit_logs_how_far_it_is(group, tmp_path, monkeypatch):
     from deepprior.bench.tables import _Runner

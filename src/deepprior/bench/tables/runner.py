@@ -209,7 +209,9 @@ class _Runner:
         if sf is not None:
             from ...tiling import tiles_dir
 
-            resume = sf.is_file() or (tiles_dir(sf) / "manifest.json").is_file()
+            # A tiled fit interrupted in its first tile has a tile's state but no manifest yet.
+            tiles = tiles_dir(sf)
+            resume = sf.is_file() or (tiles.is_dir() and any(tiles.iterdir()))
             kw.update(state_file=sf, state_every=self.STATE_EVERY,
                       state_seconds=self.STATE_SECONDS, resume=resume)  # fmt: skip
             if kw["resume"]:
