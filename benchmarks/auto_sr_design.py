@@ -19,8 +19,8 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from auto_heldout import crop  # the same centre crops of scikit-image's photos
 
 from deepprior.bench.data import lanczos_lr_8bit
 from deepprior.bench.protocols import psnr_y
@@ -35,16 +35,6 @@ CONFIGS = {
     "n32L": {"n_d": [32] * 5, "lr": 0.01, "iters": 4000},
     "n32c": {"n_d": [32] * 5, "lr": 0.02, "iters": 3000, "schedule": "cosine"},
 }
-
-
-def photo(name: str, side: int = 256) -> torch.Tensor:
-    """The centre ``side`` x ``side`` crop of scikit-image's photo ``name``, in [0, 1]."""
-    import skimage.data
-
-    a = torch.from_numpy(getattr(skimage.data, name)().astype(np.float32) / 255).permute(2, 0, 1)
-    _, h, w = a.shape
-    t, left = (h - side) // 2, (w - side) // 2
-    return a[:, t : t + side, left : left + side].contiguous()
 
 
 class _Record(Callback):
@@ -63,7 +53,7 @@ class _Record(Callback):
 
 def run(config: str, name: str) -> dict:
     cfg = CONFIGS[config]
-    hr = photo(name)
+    hr = crop(name)
     lr = lanczos_lr_8bit(hr, 4)
     torch.manual_seed(0)
     net = create_net("skip", 32, 3, n_d=cfg["n_d"], n_s=4)

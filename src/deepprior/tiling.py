@@ -762,13 +762,13 @@ def solve_maybe_tiled(
     """
     from .tasks.common import as_image
 
+    if tile == "off":  # one fit of the whole image, whatever the preset says
+        return task.run(*images, **kw)
     # The decisions need the images' sizes; the whole-image run takes them as given.
     sized = [None if x is None else as_image(x, opt.param)
              for opt, x in zip(task.inputs, images, strict=False)]  # fmt: skip
     state_dir = None if kw.get("state_file") is None else tiles_dir(kw["state_file"])
     echo = _stderr(kw)
-    if tile == "off":  # one fit of the whole image, whatever the preset says
-        return task.run(*images, **kw)
     if tile is None:
         tile = _preset_tile(task, sized, kw)
         if tile is not None:

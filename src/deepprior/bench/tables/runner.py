@@ -215,7 +215,7 @@ class _Runner:
             kw.update(state_file=sf, state_every=self.STATE_EVERY,
                       state_seconds=self.STATE_SECONDS, resume=resume)  # fmt: skip
             if kw["resume"]:
-                saved = sf.name if sf.is_file() else f"{tiles_dir(sf).name}/"
+                saved = sf.name if sf.is_file() else f"{tiles.name}/"
                 self.log(f"{self.image}: {name}: resuming the fit saved in {saved}")
         try:
             res = fn(*args, **kw)
