@@ -4,14 +4,17 @@
 Per image: auto's PSNR, its stop gap (the best PSNR on the fit's curve minus its output's; for
 a tiled fit the mean and the worst over its tiles), its steps and seconds; the paper preset's
 PSNR where a record exists, and its time on this CPU, estimated as the paper preset's steps
-(denoising 1800, SR x4 2000) times the measured step time of the paper's 128-filter net at the
-image's size (``python benchmarks/step_time.py 128 HxW 10``, fp32, one thread, with one other
-fit on the second core as in the auto runs; a size not measured is scaled from 256² by its
-pixel count); the peers (denoising: ZS-N2N, NL-means, CBM3D; SR: bicubic, Lanczos,
-back-projection from bicubic).
+(denoising 1800, SR x4 2000, restoration 11000) times the measured step time of the paper's
+128-filter net at the image's size (``python benchmarks/step_time.py 128 HxW 10``, fp32, one
+thread, with one other fit on the second core as in the auto runs; a size not measured is
+scaled from 256² by its pixel count; a gray image's step costs about the same); the peers
+(denoising: ZS-N2N, NL-means, CBM3D; SR: bicubic, Lanczos, back-projection from bicubic;
+restoration: biharmonic, Navier-Stokes).
 
     python benchmarks/auto_table.py > benchmarks/results/denoise-CBM3D9-sigma25-auto/table.md
     python benchmarks/auto_table.py sr-Set5-x4 > benchmarks/results/sr-Set5-x4-auto/table.md
+    python benchmarks/auto_table.py inpaint-Heide11-50pct \
+        > benchmarks/results/inpaint-Heide11-50pct-auto/table.md
 """
 
 from __future__ import annotations
@@ -60,6 +63,13 @@ TABLES = {
         "psnr_y",
         "hr",
         (("bicubic", "bicubic"), ("lanczos", "Lanczos"), ("no_prior", "back-projection")),
+    ),
+    "inpaint-Heide11-50pct": Table(
+        11000,
+        "dip",
+        "psnr",
+        "image",
+        (("biharmonic", "biharmonic"), ("navier_stokes", "Navier-Stokes"), ("input", "input")),
     ),
 }
 

@@ -39,9 +39,27 @@ def test_auto_denoiser_stops_by_itself_and_beats_its_input(one_thread):
     assert psnr(res.image, clean) > psnr(res.last, clean)
 
 
+def test_auto_restoration_keeps_the_known_pixels_and_fills_the_others(gray_photo, one_thread):
+    from deepprior.ops import bernoulli_mask
+
+    res = deepprior.restore(gray_photo, p_known=0.5, progress=False, iters=600)
+    rep, mask = res.report, bernoulli_mask((64, 64), 0.5, seed=0)
+    assert rep["preset"]["name"] == "auto" and rep["preset"]["net_kwargs"]["n_d"] == [32] * 5
+    # The known pixels are returned as observed; the others are the fit's.
+    assert torch.equal(res.image * mask, gray_photo * mask)
+    assert not torch.equal(res.image * (1 - mask), gray_photo * (1 - mask))
+    grey_holes = gray_photo * mask + 0.5 * (1 - mask)  # the fit's starting image
+    assert psnr(res.image, gray_photo) > psnr(grey_holes, gray_photo) + 15
+    # The PSNR curve measures the same image as the output: its best is the output's or more.
+    assert max(res.history["psnr_ema"]) >= res.metrics["psnr"] - 1e-6
+
+
 def test_paper_preset_is_unchanged():
     p = get_task("denoise").preset("paper")
     assert (p.iters, p.lr, p.output, p.stop, p.net_kwargs) == (1800, 0.01, "ema", None, {})
+    r = get_task("restore").preset("paper")
+    assert (r.iters, r.lr, r.output, r.net_kwargs) == (11000, 0.001, "last", {})
+    assert not r.keep_observed  # the paper's output is the net's image
     sr8 = get_task("sr").preset("paper", factor=8)
     assert (sr8.iters, sr8.input_noise) == (4000, 1 / 20)
 

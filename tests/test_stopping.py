@@ -11,7 +11,7 @@ from deepprior.errors import DeepPriorError
 from deepprior.fit import Callback, Schedule, StepInfo, fit
 from deepprior.metrics import psnr
 from deepprior.nets import create_net, noise_input
-from deepprior.ops import DataTerm
+from deepprior.ops import DataTerm, Mask
 from deepprior.stopping import HoldoutStop, VarianceStop, make_stopper
 
 SIGMA = 0.1
@@ -89,6 +89,24 @@ def test_holdout_leaves_the_held_out_pixels_out_of_the_fit():
     assert (mask[0][held] == 1).all()  # only observed pixels are held out
     assert (term.weight[0, 0][held] == 0).all()  # and the fit no longer sees them
     assert torch.equal(term.weight[0, 0][~held], mask[0][~held])
+
+
+def test_holdout_with_a_mask_operator_holds_out_only_known_pixels():
+    # An unknown pixel says nothing about the fit: holding it out would only add noise.
+    clean, _, _ = _scene()
+    mask = (torch.rand(1, 64, 64, generator=torch.Generator().manual_seed(1)) < 0.5).float()
+    rule = HoldoutStop(fraction=0.2, seed=3)
+    term = rule.attach(DataTerm(clean[0] * mask, Mask(mask)))
+    held = rule.val[0, 0] > 0
+    assert (mask[0][held] == 1).all()
+    assert 0.15 < float(held.sum() / mask.sum()) < 0.25  # the fraction of the known pixels
+    assert (term.weight[0, 0][held] == 0).all()
+    # Its score is the error on held-out pixels alone: a perfect image scores 0, a flat one
+    # the mean square error there.
+    flat = torch.full_like(clean, 0.5)
+    expected = float(((flat - clean)[0][:, held]).square().mean())
+    assert abs(rule.score(flat, None) - expected) < 1e-6
+    assert rule.score(clean, None) < 1e-12
 
 
 class _StopAt(Callback):

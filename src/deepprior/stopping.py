@@ -177,7 +177,13 @@ class HoldoutStop(StoppingRule):
         h, w = target.shape[-2:]
         held = (torch.rand(1, 1, h, w, generator=gen) < self.fraction).float()
         weight = data_term.weight
-        known = torch.ones(1, 1, h, w) if weight is None else (weight > 0).float().cpu()
+        mask = getattr(data_term.operator, "mask", None)  # a Mask operator's known pixels
+        if weight is not None:
+            known = (weight > 0).float().cpu()
+        elif isinstance(mask, torch.Tensor) and tuple(mask.shape[-2:]) == (h, w):
+            known = (mask > 0).any(1, keepdim=True).float().cpu()
+        else:
+            known = torch.ones(1, 1, h, w)
         self.val = (held * known).expand(1, target.shape[1], h, w).contiguous()
         if float(self.val.sum()) < 1:
             raise DeepPriorError("too few observed pixels to hold some out; use another rule")

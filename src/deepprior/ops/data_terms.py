@@ -48,6 +48,12 @@ class DataTerm(nn.Module):
             self.weight = None
         self.tv_weight = float(tv_weight)
 
+    def keep_observed(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` with the pixels the operator observes exactly set to the observation (a
+        :class:`~deepprior.ops.Mask`'s known pixels); ``x`` itself for other operators."""
+        keep = getattr(self.operator, "keep_known", None)
+        return x if keep is None else keep(x, self.target)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         ax = self.operator(x)
         if self.weight is not None:

@@ -187,6 +187,20 @@ class Mask(Operator):
         """The mean of the mask (fraction of known pixels for a binary mask)."""
         return float(self.mask.float().mean())
 
+    def keep_known(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``x`` with its known pixels replaced by the observed ``y`` (``x ⊙ (1 - m) + y ⊙
+        m``): what inpainting tools return, since a known pixel is observed exactly.
+
+        Example:
+            >>> op = Mask(torch.tensor([[1.0, 0.0]]))
+            >>> op.keep_known(torch.zeros(1, 1, 1, 2), torch.ones(1, 1, 1, 2)).flatten().tolist()
+            [1.0, 0.0]
+        """
+        m, y = like(self.mask, x), like(y, x)
+        if x.dim() == 3:  # one image (C, H, W)
+            m, y = m[0], y.reshape(y.shape[-3:])
+        return x * (1 - m) + y * m
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_batch(x, "Mask")
         m = like(self.mask, x)

@@ -150,7 +150,8 @@ def solve_problem(
         saved = _saved_state(state_file, fingerprint) if resume else None
         cbs.append(SaveState(state_file, every=state_every, fingerprint=fingerprint,
                              min_seconds=state_seconds))  # fmt: skip
-    gt_cb = GroundTruth(gt, every=metrics_every) if gt is not None else None
+    keep = problem.data_term.keep_observed if preset.keep_observed else None
+    gt_cb = GroundTruth(gt, every=metrics_every, transform=keep) if gt is not None else None
     if gt_cb is not None:
         cbs.append(gt_cb)
     if snapshot_dir is not None and snapshot_every > 0:
@@ -165,6 +166,9 @@ def solve_problem(
     seconds = time.perf_counter() - t0
     record_fit(plan.net, plan.z, plan.device, plan.dtype, fr.seconds, fr.iters_run)
     image, last, ema = plan.outputs(fr)
+    if keep is not None:
+        image, last = keep(image), keep(last)
+        ema = None if ema is None else keep(ema)
     metrics = measure(image, last, ema, problem, gt)
     report = build_report(problem, preset, plan, fr, seed=seed, seconds=seconds,
                           metrics=metrics, started=started)  # fmt: skip

@@ -53,6 +53,10 @@ class Preset:
         lr_schedule: ``constant`` or ``cosine`` (see :class:`deepprior.fit.Schedule`).
         stop, stop_kwargs: a stopping rule (:func:`deepprior.stopping.make_stopper`) and
             its settings; ``None``: run all ``iters`` steps.
+        keep_observed: return the observed pixels where the operator sees them exactly (a
+            mask's known pixels) instead of the fit's approximation of them, as inpainting
+            tools do (:meth:`deepprior.ops.DataTerm.keep_observed`); the PSNR curve and the
+            best step are measured on that image too.
         tile: restore a larger image in overlapping tiles of at most this many input px a
             side, each fitted (and stopped) on its own (:mod:`deepprior.tiling`); ``None``:
             one fit of the whole image unless it does not fit in memory.
@@ -74,6 +78,7 @@ class Preset:
     stop: str | None = None
     stop_kwargs: dict[str, Any] = field(default_factory=dict)
     lr_schedule: str = "constant"
+    keep_observed: bool = False
     tile: int | None = None
     overrides: tuple[str, ...] = field(default=(), compare=False)
 
