@@ -209,10 +209,12 @@ def run_task(
         if tiles_line:
             click.echo(tiles_line, err=True)
         if result.report.get("stop_reason"):
+            kept = (result.report.get("preset") or {}).get("keep_observed")
             click.echo(
                 f"stopped by itself at step {result.report['iters_run']} of at most "
                 f"{result.report['settings']['iters']}: {result.report['stop_reason']} "
-                "(the output is the running average at that best step)",
+                "(the output is the running average at that best step"
+                + (", with the known pixels as given)" if kept else ")"),
                 err=True,
             )
     if result.interrupted:
