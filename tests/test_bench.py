@@ -301,7 +301,9 @@ def test_a_preset_reaches_every_fit_and_the_record(group, tmp_path):
     rec = run_table(replace(opts, out=str(tmp_path / opts.name)))["records"][0]
     assert rec["table"] == "sr-Set5-x4-fast" and rec["settings"]["preset"] == "fast"
     assert rec["title"].endswith("preset fast")
-    assert {f["preset"]["name"] for f in rec["fits"].values()} == {"fast"}
+    assert rec["fits"]["dip"]["preset"]["name"] == "fast"
+    # The pixel-space baselines keep the paper preset (no stopping rule, the paper's steps).
+    assert {rec["fits"][k]["preset"]["name"] for k in ("no_prior", "tv_prior")} == {"paper"}
     assert rec["preset"]["net_kwargs"]["n_d"] == [64] * 5  # the fast preset's net
     assert {f["iters_run"] for f in rec["fits"].values()} == {2}
     # The paper's run of the same image: another record, another (larger) net.

@@ -87,8 +87,9 @@ def _header(records: Sequence[dict[str, Any]], total: int) -> list[str]:
     if any("tv_prior" in r.get("methods", []) for r in records):
         lines.append(
             "- No prior / TV prior: the same data term optimised over the pixels directly "
-            "(deepprior prior='none' / 'tv', TV weight 0.02), with the DIP preset's steps, "
-            "Adam with LR max(preset LR, 0.01), started from the bicubic upsampling (SR) or "
+            "(deepprior prior='none' / 'tv', TV weight 0.02), with the table's paper preset "
+            "whatever preset DIP uses (its steps, no stopping rule), Adam with LR max(preset "
+            "LR, 0.01), started from the bicubic upsampling (SR) or "
             "from the masked image with 0.5 in the holes (inpainting). Started there, "
             "'no prior' changes only what the data term sees (for SR: iterative "
             "back-projection) and keeps the rest of the starting image, so it is a stronger "

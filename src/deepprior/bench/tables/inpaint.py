@@ -41,7 +41,8 @@ class _MaskedTable(Table, ABC):
         for name, bfn in bl.INPAINT_BASELINES.items():
             run.baseline(name, bfn, masked, mask)
         if self.opts.baselines:
-            run.images["tv_prior"] = run.fit("tv_prior", fn, masked, mask, prior="tv", **kw).image
+            pix = run.pixel_fit_kwargs(kw, self.default_preset)
+            run.images["tv_prior"] = run.fit("tv_prior", fn, masked, mask, prior="tv", **pix).image
         run.images["input"] = masked
         return {
             "ref": gt, "extra": {"mask": mask},

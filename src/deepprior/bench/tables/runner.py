@@ -139,6 +139,13 @@ class _Runner:
             "metrics_every": 10,  # the PSNR curve's resolution, for the oracle stop
         }  # fmt: skip
 
+    def pixel_fit_kwargs(self, kw: dict[str, Any], paper_preset: str) -> dict[str, Any]:
+        """``kw`` for the no-prior and TV-prior baselines, which optimise the pixels: always
+        the table's paper preset (its steps and no stopping rule), whatever preset the DIP
+        fits use. A held-out pixel of a pixel-wise task is never updated, so a held-out rule
+        would stop such a fit after its patience, at its starting image."""
+        return {**kw, "preset": paper_preset}
+
     def state_file(self, method: str) -> Path | None:
         """Where the fit of ``method`` on this image keeps its state while it runs."""
         if self.image is None:

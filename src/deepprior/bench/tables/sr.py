@@ -60,5 +60,6 @@ class SRTable(Table):
             run.baseline(name, fn, lr, t)
         if opts.baselines:
             for name, prior in (("no_prior", "none"), ("tv_prior", "tv")):
-                run.images[name] = run.fit(name, super_resolve, lr, t, prior=prior, **kw).image
+                pix = run.pixel_fit_kwargs(kw, self.default_preset)
+                run.images[name] = run.fit(name, super_resolve, lr, t, prior=prior, **pix).image
         return {"ref": hr, "extra": {}, "sizes": {"hr": list(hr.shape), "lr": list(lr.shape)}}
