@@ -11,6 +11,7 @@ status 2 before any image is decoded, the read file untouched.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -224,6 +225,10 @@ def test_no_fitting_step_warns_that_the_output_is_untrained(tmp_path, one_thread
     assert "warning: no fitting step ran" in result.stderr and str(out) in result.stderr
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_while_importing_is_one_line_and_status_130():
     # Ctrl-C arrives while torch is being imported: the finder below sends it at that moment.
     script = textwrap.dedent(
@@ -242,7 +247,9 @@ def test_ctrl_c_while_importing_is_one_line_and_status_130():
         main()
         """
     )
+    # A suite started in the background inherits an ignored SIGINT: give the child Python the
+    # default disposition, as a command started from a terminal has.
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+                          timeout=120, preexec_fn=_default_sigint)  # fmt: skip
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr == "deepprior: interrupted\n"
