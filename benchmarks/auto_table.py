@@ -38,9 +38,8 @@ def paper_step(h: int, w: int) -> tuple[float, bool]:
     return PAPER_STEP[256, 256] * h * w / 256**2, False
 
 
-#: Peers read from the paper preset's record: the pixel-space fits, which the bench runs with
-#: the paper preset whatever DIP's preset (records of auto runs made before it did so hold a
-#: fit stopped by the held-out rule at its starting image).
+#: Peers read from the paper preset's record where there is one: the pixel-space fits, which
+#: the bench runs with the paper preset whatever DIP's preset.
 PAPER_PEERS = {"no_prior", "tv_prior"}
 
 
@@ -103,7 +102,7 @@ def rows(name: str) -> list[dict]:
         paper = json.loads(paper_rec.read_text()) if paper_rec.is_file() else {}
         pm = {k: v.get(t.primary) for k, v in paper.get("metrics", {}).items()}
         for k, _ in t.peers:  # a peer that does not depend on the DIP preset: either record
-            if k in PAPER_PEERS or m.get(k) is None:
+            if (k in PAPER_PEERS and pm.get(k) is not None) or m.get(k) is None:
                 m[k] = pm.get(k)
         secs = rec["seconds_per_method"]
         out.append({
@@ -112,6 +111,7 @@ def rows(name: str) -> list[dict]:
             "tiles": (fit.get("tiles") or {}).get("count"), "steps": fit.get("iters_run"),
             "stop": fit.get("stop_reason"), "auto_s": secs.get("dip"),
             "paper": pm.get(t.paper_method),
+            "published": rec.get("paper", {}).get("per_image", {}).get("dip"),
             "paper_s": t.paper_steps * paper_step(h, w)[0], "measured": paper_step(h, w)[1],
             **{k: m.get(k) for k, _ in t.peers}, **{f"{k}_s": secs.get(k) for k in t.timed},
         })  # fmt: skip
@@ -128,8 +128,10 @@ def render(name: str, rs: list[dict]) -> str:
     peers = [label + (" (s)" if k in t.timed else "") for k, label in t.peers]
     lines = [
         "| image | size | auto PSNR | stop gap mean / worst (tiles) | steps | auto s "
-        "| paper-preset PSNR | paper-preset s (est.) | time ratio | " + " | ".join(peers) + " |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(peers),
+        "| paper-preset PSNR | paper (published) | paper-preset s (est.) | time ratio | "
+        + " | ".join(peers)
+        + " |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(peers),
     ]
 
     def peer_cells(r: dict, mean: bool = False) -> str:
@@ -149,7 +151,8 @@ def render(name: str, rs: list[dict]) -> str:
         lines.append(
             f"| {r['image']} | {r['size']} | {_f(r['auto'])} | {_f(r['gap'])} / "
             f"{_f(r['gap_max'])}{tiles} | {r['steps']} | {_f(r['auto_s'], 0)} | "
-            f"{_f(r['paper'])} | {_f(r['paper_s'], 0)}{'' if r['measured'] else ' (scaled)'} | "
+            f"{_f(r['paper'])} | {_f(r['published'])} | "
+            f"{_f(r['paper_s'], 0)}{'' if r['measured'] else ' (scaled)'} | "
             f"{_f(ratio, 3)} | {peer_cells(r)} |"
         )
     if rs:
@@ -159,7 +162,8 @@ def render(name: str, rs: list[dict]) -> str:
         lines += [
             f"| **mean of {len(rs)}** | | {_f(_mean(rs, 'auto'))} | {_f(_mean(rs, 'gap'))} / "
             f"{_f(_mean(rs, 'gap_max'))} | | {_f(_mean(rs, 'auto_s'), 0)} | "
-            f"{_f(_mean(rs, 'paper'))} | {_f(_mean(rs, 'paper_s'), 0)} | "
+            f"{_f(_mean(rs, 'paper'))} | {_f(_mean(rs, 'published'))} | "
+            f"{_f(_mean(rs, 'paper_s'), 0)} | "
             f"{_f(statistics.mean(ratios), 3) if ratios else '—'} | {peer_cells({}, True)} |",
             "",
             f"Stop gap over the images: median {_f(statistics.median(gaps)) if gaps else '—'} dB, "
