@@ -574,3 +574,17 @@ def test_a_tiled_fit_records_its_tiles_stop_gaps():
     assert out["stop_reason"] == "per tile" and out["tiles"]["count"] == 3
     assert out["oracle"]["gap"] == pytest.approx((0.1 + 0.5 - 0.1) / 3, abs=1e-3)
     assert out["oracle"]["gap_max"] == pytest.approx(0.5)
+
+
+def test_curves_of_an_image_without_a_paper_run(tmp_path):
+    """The preset's image with no paper record still gets its panel (its own curve only)."""
+    from PIL import Image
+
+    from deepprior.bench.compare import plot_curves
+
+    curve = {"step": [10, 20], "seconds": [1.0, 2.0], "psnr": [20.0, 21.0],
+             "psnr_ema": [20.5, 21.5]}  # fmt: skip
+    rec = {"image": "house", "fits": {"dip": {"curve": curve}}, "metrics": {},
+           "seconds_per_method": {"dip": 2.0}}  # fmt: skip
+    png = plot_curves([], [rec, {**rec, "image": "peppers"}], tmp_path / "c.png", "auto")
+    assert Image.open(png).size[0] == 2 * 4 * 90  # one 4-inch panel per image, 90 dpi

@@ -112,9 +112,11 @@ def plot_curves(
                              squeeze=False)  # fmt: skip
     for ax, r in zip(axes[0], other, strict=False):
         for rec, label, style in ((by_name.get(r["image"]), "paper", "-"), (r, preset, "-")):
-            fit = (rec or {}).get("fits", {}).get("dip") or {}
+            if not rec:  # no paper run of this image: its preset's curve alone
+                continue
+            fit = rec.get("fits", {}).get("dip") or {}
             curve = fit.get("curve")
-            if rec and (not curve or not curve.get("seconds")):  # a record without a curve
+            if not curve or not curve.get("seconds"):  # a record without a curve
                 value = rec["metrics"].get(_output_method(rec), {}).get("psnr")
                 if value is not None:
                     ax.plot(
