@@ -270,3 +270,88 @@ def test_a_run_tiled_by_its_preset_resumes_where_it_stopped(tmp_path):
     res = solve_maybe_tiled(second, img, overlap=6, state_file=state, resume=True, progress=False)
     assert not res.interrupted and len(second.fits) == res.report["tiles"]["count"] - 3
     assert torch.allclose(res.image, img, atol=1e-6)
+
+
+TINY = {"net_kwargs": {"n_d": [8, 8], "n_u": [8, 8], "n_s": 2}}
+
+
+def test_whole_image_callbacks_see_a_tiled_run_as_one_fit(one_thread):
+    from deepprior.fit import Callback
+
+    img = torch.rand(3, 64, 56, generator=torch.Generator().manual_seed(3))
+    frames: dict[int, torch.Tensor] = {}
+
+    class Watch(Callback):
+        def __init__(self) -> None:
+            self.tiles: list[int] = []
+            self.steps: list[int] = []
+
+        def on_tile(self, tile, plan) -> None:
+            self.tiles.append(tile.index)
+
+        def on_start(self, schedule) -> None:
+            self.iters = schedule.iters
+
+        def on_step(self, info) -> None:
+            self.steps.append(info.step)
+            frames[info.step] = info.output[0].clone()
+
+        def on_end(self, result) -> None:
+            self.end = result
+
+    watch = Watch()
+    res = solve_tiled("denoise", img, tile=32, overlap=8, iters=3, progress=False,
+                      callbacks=[watch], **TINY)  # fmt: skip
+    n = res.report["tiles"]["count"]
+    assert n > 2 and watch.tiles == list(range(n))
+    # one step axis over the tiles, each frame the whole image
+    assert watch.iters == 3 * n and watch.steps == list(range(1, 3 * n + 1))
+    assert {tuple(f.shape) for f in frames.values()} == {(3, 64, 56)}
+    # while the first tile runs, the last tile's corner still shows the input
+    assert torch.equal(frames[3][:, -6:, -6:], img[:, -6:, -6:])
+    assert not torch.equal(frames[3][:, :6, :6], img[:, :6, :6])
+    # while the last tile runs, the first tile's corner is already as in the result
+    assert torch.allclose(frames[3 * n][:, :6, :6], res.image[:, :6, :6], atol=1e-6)
+    assert torch.equal(watch.end.image[0], res.image) and watch.end.iters_run == 3 * n
+    # the report's curves join the tiles' on that axis
+    assert res.report["history"]["tile_start"] == [3 * k for k in range(n)]
+
+
+def test_a_whole_image_callback_that_stops_ends_the_tiled_run(one_thread):
+    from deepprior.fit import Callback
+
+    img = torch.rand(3, 64, 56, generator=torch.Generator().manual_seed(4))
+
+    class StopAt(Callback):
+        def on_step(self, info) -> None:
+            if info.step == 4:  # the second tile's first step
+                info.stop("enough")
+
+    res = solve_tiled("denoise", img, tile=32, overlap=8, iters=3, progress=False,
+                      callbacks=[StopAt()], **TINY)  # fmt: skip
+    assert res.interrupted and res.report["stop_reason"] == "enough"
+    assert res.report["iters_run"] == 3 + 1  # no third tile was fitted
+    assert torch.equal(res.image[:, -6:, -6:], img[:, -6:, -6:])  # the last tile: the input
+
+
+def test_cli_writes_the_time_lapse_and_curves_of_a_tiled_run(tmp_path, photo):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from deepprior.cli import cli
+    from deepprior.io import save_image
+
+    src = save_image(photo, tmp_path / "in.png")
+    out, report = tmp_path / "out.png", tmp_path / "out.json"
+    args = ["denoise", str(src), "-o", str(out), "--tile", "40", "--overlap", "8",
+            "--iters", "2", "--net-arg", "n_d=8,8", "--net-arg", "n_s=2",
+            "--timelapse", "gif", "--plot", "--report", str(report)]  # fmt: skip
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    gif = Image.open(tmp_path / "out.gif")
+    assert gif.size == Image.open(src).size  # frames of the whole image, not of one tile
+    assert gif.n_frames >= 4  # every tile's fit shows in it
+    rep = json.loads(report.read_text())
+    assert rep["history"]["tile_start"] == [0, 2, 4, 6]
+    assert rep["timelapse_steps"][-1] == 8
+    assert Image.open(tmp_path / "out.curves.png").size[0] > 300

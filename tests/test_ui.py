@@ -79,6 +79,21 @@ def test_stop_keeps_the_result_so_far(one_thread: None) -> None:
     assert gif.n_frames >= 5  # a frame at each early step, then the result
 
 
+def test_a_large_image_is_restored_in_tiles_as_on_the_command_line(one_thread: None) -> None:
+    image = torch.rand(3, 64, 56, generator=torch.Generator().manual_seed(0))
+    run = Run("denoise", [image], preset="fast", iters=3, tile=32, overlap=8, **TINY_NET)
+    status = run.start().wait(120)
+    assert status.state == "done", status.message
+    report = json.loads(open(status.files[1]).read())
+    n = report["tiles"]["count"]
+    assert n > 2 and status.tile == (n, n) and f"({n} tiles)" in status.message
+    assert report["iters_run"] == 3 * n and status.step == 3 * n  # one step axis
+    assert status.preview.shape == (64, 56, 3)  # the whole image, not a tile
+    assert Image.open(status.files[2]).size == (56, 64)
+    running = status.__class__(state="running", step=5, iters=12, elapsed=1.0, tile=(2, 4))
+    assert running.progress_line().startswith("tile 2/4, step 5/12 (41 %)")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -34,7 +34,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +43,12 @@ import torch
 
 from .errors import DeepPriorError
 from .finite import dumps_strict
+from .fit import Callback, FitResult, Schedule, StepInfo
 from .tasks.base import Result
 from .tasks.registry import Task, get_task, list_tasks
 
 __all__ = [
-    "AUTO_MAX_TILE", "DEFAULT_OVERLAP", "Tile", "TilePlan", "footprint", "plan_tiles",
+    "AUTO_MAX_TILE", "DEFAULT_OVERLAP", "Mosaic", "Tile", "TilePlan", "footprint", "plan_tiles",
     "choose_tile", "solve_tiled", "solve_maybe_tiled",
 ]  # fmt: skip
 
@@ -476,14 +477,102 @@ def _tile_images(res: Result, tile: Tile) -> dict[str, torch.Tensor]:
     return out
 
 
+class Mosaic(Callback):
+    """Shows whole-image callbacks (a time-lapse, a live view) a tiled run as one fit.
+
+    Each tile's fit runs this callback; it calls the whole-image callbacks with the image so
+    far (the finished tiles blended, the input elsewhere) and the running tile's output
+    pasted in, and numbers the steps on one axis: tile ``k`` covers steps
+    ``k * iters + 1`` to ``(k + 1) * iters`` (a tile that stops early skips the rest).
+    A whole-image callback that asks the fit to stop ends the tiled run, not one tile.
+    Callbacks with an ``on_tile(tile, plan)`` method are told which tile starts.
+
+    Args:
+        callbacks: the whole-image callbacks.
+        plan: the tiled run's plan.
+    """
+
+    every = 1
+
+    def __init__(self, callbacks: Sequence[Callback], plan: TilePlan) -> None:
+        self.callbacks, self.plan = list(callbacks), plan
+        self.total = plan.iters * len(plan.tiles)
+        self.stop_reason: str | None = None
+        self._started, self._first, self._elapsed = False, None, 0.0
+        self._tile: Tile | None = None
+        self._canvas = torch.zeros(0)
+
+    def begin(self, tile: Tile, canvas: torch.Tensor) -> None:
+        """Tile ``tile`` starts; ``canvas`` (C, H, W) is the image so far."""
+        self._tile, self._canvas = tile, canvas
+        for cb in self.callbacks:
+            if hasattr(cb, "on_tile"):
+                cb.on_tile(tile, self.plan)
+
+    def _offset(self) -> int:
+        assert self._tile is not None
+        return self._tile.index * self.plan.iters
+
+    def _paste(self, image: torch.Tensor) -> torch.Tensor:
+        assert self._tile is not None
+        whole = self._canvas.clone().unsqueeze(0)
+        part = image[(..., *self._tile.crop_slices)].detach().float().cpu()
+        whole[(..., *self._tile.out_slices)] = part.expand(1, whole.shape[1], -1, -1)
+        return whole
+
+    def on_start(self, schedule: Schedule) -> None:
+        if self._first is None:
+            self._first = self._offset()
+        if not self._started:
+            self._started = True
+            for cb in self.callbacks:
+                cb.on_start(replace(schedule, iters=self.total))
+
+    def on_step(self, info: StepInfo) -> None:
+        step = self._offset() + info.step
+        due = [cb for cb in self.callbacks if step % cb.every == 0 or step == self.total]
+        if not due:
+            return
+
+        def request_stop(reason: str) -> None:
+            self.stop_reason = self.stop_reason or reason
+            info.stop(reason)
+
+        whole = StepInfo(
+            step, self.total, info.loss, self._paste(info.output),
+            None if info.ema is None else self._paste(info.ema), info.backtracks,
+            self._elapsed + info.elapsed, self._first or 0, info.state, request_stop,
+        )  # fmt: skip
+        for cb in due:
+            cb.on_step(whole)
+
+    def on_end(self, result: FitResult) -> None:
+        self._elapsed += result.seconds
+
+    def finish(self, image: torch.Tensor, steps: int, interrupted: bool) -> None:
+        """The tiled run has ended with ``image`` (C, H, W): the callbacks' ``on_end``."""
+        if not self._started:
+            return
+        last = self._tile.index * self.plan.iters + steps if self._tile is not None else 0
+        result = FitResult(image=image.unsqueeze(0), ema=None, iters_run=last,
+                           seconds=self._elapsed, interrupted=interrupted,
+                           stop_reason=self.stop_reason)  # fmt: skip
+        for cb in self.callbacks:
+            cb.on_end(result)
+
+
 def _run_tiles(
     task: Task, images: Sequence[Any], plan: TilePlan, store: _TileStore, kw: dict[str, Any],
     echo: Callable[[str], None], records: dict[int, dict[str, Any]],
+    fallback: torch.Tensor, mosaic: Mosaic | None = None,
+    curves: list[tuple[int, dict[str, Any]]] | None = None,
 ) -> tuple[dict[int, dict[str, torch.Tensor]], Result | None, int]:  # fmt: skip
-    """Fit every unfinished tile in turn, saving each; stop at an interrupted one.
+    """Fit every unfinished tile in turn, saving each; stop at an interrupted one (or when
+    a whole-image callback of ``mosaic`` asked to stop).
 
     Returns the tiles' images by index, the last tile's result and the steps run; each
-    finished tile's record (:func:`_tile_record`) is added to ``records``."""
+    finished tile's record (:func:`_tile_record`) is added to ``records``, and each fitted
+    tile's ``(first step on the run's axis, sampled history)`` to ``curves``."""
     outputs: dict[int, dict[str, torch.Tensor]] = {i: store.load(i) for i in store.done()}
     base = {k: v for k, v in kw.items() if k not in _RUN_ONLY or k == "progress"}
     base["iters"] = plan.iters
@@ -500,15 +589,42 @@ def _run_tiles(
                            resume=bool(kw.get("resume")) and state.is_file())  # fmt: skip
         if gt is not None:  # the tile's clean crop: its fit's PSNR curve and best step
             tile_kw["gt"] = _crop(_as_gt(gt), tuple(v * t.scale for v in t.fit))
+        if mosaic is not None:
+            mosaic.begin(t, _blend(plan, outputs, fallback)["image"])
+            tile_kw["callbacks"] = [mosaic]
         last = _tile_run(task, images, t.fit, tile_kw)
         steps += int(last.report.get("iters_run", 0))
+        if curves is not None and (last.report.get("history") or {}).get("step"):
+            curves.append((t.index * plan.iters, last.report["history"]))
         outputs[t.index] = _tile_images(last, t)
-        if last.interrupted:
+        if last.interrupted or (mosaic is not None and mosaic.stop_reason):
             break
         records[t.index] = _tile_record(t, last)
         store.save(t.index, outputs[t.index], plan, records[t.index])
         _release_memory()
     return outputs, last, steps
+
+
+def _joined_history(curves: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
+    """The loss curves of the tiles fitted in this run on one step axis (tile ``k`` from
+    step ``k * iters``), with each tile's first step in ``tile_start`` (for the plot); a
+    ``None`` loss at a tile's start breaks the line between two tiles.
+
+    Example:
+        >>> h = _joined_history([(0, {"step": [5, 10], "loss": [2.0, 1.0]}),
+        ...                      (10, {"step": [5, 7], "loss": [3.0, 2.5]})])
+        >>> h["step"], h["loss"], h["tile_start"]
+        ([5, 10, 10, 15, 17], [2.0, 1.0, None, 3.0, 2.5], [0, 10])
+    """
+    joined: dict[str, Any] = {"step": [], "loss": [], "tile_start": []}
+    for first, h in curves:
+        if joined["step"]:
+            joined["step"].append(first)
+            joined["loss"].append(None)
+        joined["tile_start"].append(first)
+        joined["step"] += [first + s for s in h["step"]]
+        joined["loss"] += list(h["loss"])
+    return joined
 
 
 def tiles_stop_line(report: dict[str, Any]) -> str | None:
@@ -686,9 +802,14 @@ def solve_tiled(
     echo(plan.describe(len(store.done())))
     t0 = time.perf_counter()
     records = store.records()
-    outputs, last, steps = _run_tiles(task, imgs, plan, store, kw, echo, records)
-    interrupted = last is not None and last.interrupted
     fallback = _fallback(task, imgs, scale)
+    whole_callbacks = list(kw.get("callbacks") or ())
+    mosaic = Mosaic(whole_callbacks, plan) if whole_callbacks else None
+    curves: list[tuple[int, dict[str, Any]]] = []
+    outputs, last, steps = _run_tiles(task, imgs, plan, store, kw, echo, records, fallback,
+                                      mosaic, curves)  # fmt: skip
+    stopped = mosaic.stop_reason if mosaic is not None else None
+    interrupted = last is not None and (last.interrupted or stopped is not None)
     blended = _blend(plan, outputs, fallback)
     if interrupted and store.folder is not None:
         echo(f"tiling: {len(store.done())} of {len(plan.tiles)} tiles done; rerun with "
@@ -696,7 +817,12 @@ def solve_tiled(
     elif not interrupted:
         store.clear()
     image = blended.pop("image")
+    if mosaic is not None:
+        mosaic.finish(image, int(last.report.get("iters_run", 0)) if last else 0, interrupted)
     report = _report(task, plan, last, time.perf_counter() - t0, steps, kw)
+    report["stop_reason"] = stopped
+    if curves:
+        report["history"] = _joined_history(curves)
     report["tiles"]["fits"] = [records[i] for i in sorted(records)]
     if not interrupted:  # every tile, including those finished by an earlier, resumed run
         report["iters_run"] = sum(int(r.get("iters_run") or 0) for r in records.values())

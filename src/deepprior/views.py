@@ -168,7 +168,16 @@ def plot_report(report: dict[str, Any], path: str | Path) -> Path:
 
 
 def _mark_stops(axes: Any, report: dict[str, Any]) -> None:
-    """A dashed line at the last step, a dotted one at the stopping rule's best step."""
+    """A dashed line at the last step, a dotted one at the stopping rule's best step; for a
+    tiled run, a thin line where each tile's fit starts."""
+    starts = (report.get("history") or {}).get("tile_start")
+    if starts:
+        for ax in axes:
+            for i, step in enumerate(starts):
+                ax.axvline(step, color="gray", lw=0.6, label="a tile starts" if i == 0 else None)
+            ax.grid(True, which="both", alpha=0.3)
+        axes[0].legend(fontsize=8)
+        return
     marks = [(report.get("iters_run"), "stop", "--", "black")]
     if report.get("best_step") is not None:
         marks.append((report["best_step"], "best (kept)", ":", "tab:red"))

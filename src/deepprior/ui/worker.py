@@ -42,6 +42,8 @@ class RunStatus:
         preview: the latest output (the EMA when the fit keeps one), uint8 (H, W, 3).
         loss: ``(step, loss)`` pairs; ``psnr``: ``(step, dB)`` pairs when a reference was given.
         stopping: one line on the stopping rule ("" without one).
+        tile: ``(k, n)`` while tile ``k`` of ``n`` is fitted (a large image is restored in
+            tiles, as on the command line); ``None`` for one fit of the whole image.
         message: the error, or a summary of the finished run.
         files: the result, report and time-lapse, once written.
     """
@@ -57,6 +59,7 @@ class RunStatus:
     stopping: str = ""
     message: str = ""
     files: list[str] = field(default_factory=list)
+    tile: tuple[int, int] | None = None
 
     @property
     def finished(self) -> bool:
@@ -64,12 +67,16 @@ class RunStatus:
         return self.state in ("done", "stopped", "error")
 
     def progress_line(self) -> str:
-        """``step 120/2000 (6 %), 14 s so far, about 3.5 min left``."""
+        """``step 120/2000 (6 %), 14 s so far, about 3.5 min left`` (``tile 2/4, ...`` first
+        for a tiled run, whose steps count on from tile to tile and whose time left is an upper
+        bound: a tile that stops by itself skips the rest of its steps)."""
         if self.state == "error":
             return self.message
         if not self.iters:
             return "starting…"
         line = f"step {self.step}/{self.iters} ({100 * self.step // self.iters} %), "
+        if self.tile is not None and not self.finished:
+            line = f"tile {self.tile[0]}/{self.tile[1]}, " + line
         if self.finished:
             return line + _duration(self.elapsed)
         line += f"{_duration(self.elapsed)} so far"
@@ -107,6 +114,11 @@ class LiveView(Callback):
     def request_stop(self) -> None:
         """End the fit after the current step; the result is the output at that step."""
         self._stop.set()
+
+    def on_tile(self, tile: Any, plan: Any) -> None:
+        """A tiled run starts fitting ``tile`` (see :class:`deepprior.tiling.Mosaic`)."""
+        with self.lock:
+            self.status.tile = (tile.index + 1, len(plan.tiles))
 
     def on_start(self, schedule: Schedule) -> None:
         self.iters = schedule.iters
@@ -238,19 +250,25 @@ class Run:
             s = self.view.status
             return RunStatus(
                 s.state, s.step, s.iters, s.elapsed, s.left, s.preview, list(s.loss),
-                list(s.psnr), s.stopping, s.message, list(s.files),
+                list(s.psnr), s.stopping, s.message, list(s.files), s.tile,
             )  # fmt: skip
 
     def _fit(self) -> None:
         """The thread's body: fit, write the outputs, record how it ended."""
         try:
-            result = self.task.run(
+            # As the CLI: the preset's tiles for a large image, or tiles when the whole image
+            # would not fit in memory (deepprior.tiling.solve_maybe_tiled).
+            result = self.task.solve(
                 *self.images, preset=self.preset, gt=self.gt, progress=False,
                 callbacks=[self.view, self.timelapse], **self.options, **self.fit_kwargs,
             )  # fmt: skip
             files = self._write(result)
             state = "stopped" if self.view._stop.is_set() else "done"
             message = _summary(result.report, result.metrics)
+            from ..io import to_uint8
+
+            with self.view.lock:  # the result itself (a tiled run's blend of its tiles)
+                self.view.status.preview = _rgb(to_uint8(result.image.float().clamp(0, 1)))
         except DeepPriorError as e:
             from ..cli.common import error_message
 
@@ -289,6 +307,9 @@ def _gt_like(gt: torch.Tensor | None, images: list[Any]) -> torch.Tensor | None:
 def _summary(report: dict[str, Any], metrics: dict[str, float]) -> str:
     """One line on a finished run: steps, time, device, PSNR, why it stopped."""
     line = f"{report['iters_run']} steps in {report['seconds']:.1f} s on {report['device']}"
+    tiles = report.get("tiles")
+    if tiles:
+        line += f" ({tiles['count']} tiles)"
     if "psnr" in metrics:
         line += f"; PSNR {metrics['psnr']:.2f} dB"
         ref = metrics.get("psnr_input", metrics.get("psnr_bicubic", metrics.get("psnr_masked")))
