@@ -177,13 +177,8 @@ class HoldoutStop(StoppingRule):
         h, w = target.shape[-2:]
         held = (torch.rand(1, 1, h, w, generator=gen) < self.fraction).float()
         weight = data_term.weight
-        mask = getattr(data_term.operator, "mask", None)  # a Mask operator's known pixels
-        if weight is not None:
-            known = (weight > 0).float().cpu()
-        elif isinstance(mask, torch.Tensor) and tuple(mask.shape[-2:]) == (h, w):
-            known = (mask > 0).any(1, keepdim=True).float().cpu()
-        else:
-            known = torch.ones(1, 1, h, w)
+        observed = data_term.observed()  # held-out pixels must be observed ones
+        known = torch.ones(1, 1, h, w) if observed is None else observed.cpu()
         self.val = (held * known).expand(1, target.shape[1], h, w).contiguous()
         if float(self.val.sum()) < 1:
             raise DeepPriorError("too few observed pixels to hold some out; use another rule")

@@ -48,6 +48,24 @@ class DataTerm(nn.Module):
             self.weight = None
         self.tv_weight = float(tv_weight)
 
+    def observed(self) -> torch.Tensor | None:
+        """The pixels the loss compares, 1 = observed: the weight's positive pixels, else a
+        masking operator's known ones (its ``known()``, when it keeps the image's size);
+        ``None`` when every pixel is.
+
+        Example:
+            >>> from deepprior.ops import Mask
+            >>> DataTerm(torch.rand(1, 1, 2), Mask(torch.tensor([[0.0, 1.0]]))).observed().flatten()
+            tensor([0., 1.])
+        """
+        if self.weight is not None:
+            return (self.weight > 0).float()
+        known = getattr(self.operator, "known", None)
+        if not callable(known):
+            return None
+        k = known()
+        return k if tuple(k.shape[-2:]) == tuple(self.target.shape[-2:]) else None
+
     def keep_observed(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` with the pixels the operator observes exactly set to the observation (a
         :class:`~deepprior.ops.Mask`'s known pixels); ``x`` itself for other operators."""

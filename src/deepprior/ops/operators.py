@@ -187,6 +187,15 @@ class Mask(Operator):
         """The mean of the mask (fraction of known pixels for a binary mask)."""
         return float(self.mask.float().mean())
 
+    def known(self) -> torch.Tensor:
+        """``(1, 1, H, W)``: 1 where a pixel is observed in any channel, else 0.
+
+        Example:
+            >>> Mask(torch.tensor([[1.0, 0.0]])).known().flatten().tolist()
+            [1.0, 0.0]
+        """
+        return (self.mask > 0).any(1, keepdim=True).float()
+
     def keep_known(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``x`` with its known pixels replaced by the observed ``y`` (``x ⊙ (1 - m) + y ⊙
         m``): what inpainting tools return, since a known pixel is observed exactly.
