@@ -187,3 +187,20 @@ def test_other_runtime_errors_are_not_taken_for_allocation_failures():
 
     assert is_allocation_error(RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"))
     assert not is_allocation_error(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
+
+
+def test_large_cpu_tensors_stay_in_the_heap_only_when_memory_is_plentiful(monkeypatch):
+    import platform
+
+    import deepprior.memory as mem
+
+    gib = 1024**3
+    monkeypatch.setattr(mem, "_heap_kept", False)
+    assert not mem.keep_cpu_heap(10 * gib, 16 * gib)  # twice the need would not fit
+    assert not mem.keep_cpu_heap(gib, None)  # unknown memory: left alone
+    monkeypatch.setenv("DEEPPRIOR_CPU_HEAP", "0")
+    assert not mem.keep_cpu_heap(gib, 16 * gib)  # turned off
+    monkeypatch.delenv("DEEPPRIOR_CPU_HEAP")
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert mem.keep_cpu_heap(gib, 16 * gib)
+        assert mem.keep_cpu_heap(10 * gib, 16 * gib)  # once set, it lasts for the process

@@ -19,7 +19,7 @@ from torch import nn
 from .device import available_memory, resolve_precision, select_device
 from .errors import DeepPriorError
 from .fit import Callback, FitResult, Schedule, fit
-from .memory import check_memory, estimate_fit_memory, refuse_oversized_fit
+from .memory import check_memory, estimate_fit_memory, keep_cpu_heap, refuse_oversized_fit
 from .nets import Restarts, canvas_size, create_net, make_input, min_image_side, too_small
 from .ops.priors import with_tv
 
@@ -118,6 +118,8 @@ class FitPlan:
         self, callbacks: Sequence[Callback] = (), *, seed: int = 0, resume: dict | None = None
     ) -> FitResult:
         """Fit the plan (its callbacks first, then ``callbacks``)."""
+        if self.device.type == "cpu":  # large activations: no page faults at every step
+            keep_cpu_heap(self.memory_bytes, available_memory(self.device))
         return fit(
             self.net, self.z, self.data_term, self.schedule, crop=self.crop,
             callbacks=[*self.callbacks, *callbacks], device=self.device, dtype=self.dtype,
