@@ -8,6 +8,7 @@ Used for same-machine time ratios when a full paper-preset fit is too long to ru
 
 from __future__ import annotations
 
+import resource
 import sys
 
 import torch
@@ -31,7 +32,11 @@ def main(width: int, size: str, steps: int) -> None:
     keep_cpu_heap(need, available_memory(torch.device("cpu")))
     fit(net, z, DataTerm(y), Schedule(iters=3, input_noise=1 / 30))  # warm-up
     res = fit(net, z, DataTerm(y), Schedule(iters=steps, input_noise=1 / 30))
-    print(f"width {width} size {size}: {res.seconds / steps:.3f} s/step over {steps} steps")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(
+        f"width {width} size {size}: {res.seconds / steps:.3f} s/step over {steps} steps, "
+        f"estimate {need / 2**20:.0f} MiB, peak resident {rss:.0f} MiB"
+    )
 
 
 if __name__ == "__main__":
