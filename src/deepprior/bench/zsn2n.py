@@ -84,6 +84,12 @@ def zs_n2n_denoise(
     """
     torch.manual_seed(seed)
     y = noisy.float().unsqueeze(0).to(device)
+    if y.device.type == "cpu":  # the allocator DIP's fits get (deepprior.memory.keep_cpu_heap)
+        from ..device import available_memory
+        from ..memory import keep_cpu_heap
+
+        # about a dozen 48-channel float32 images of the input's size are alive at once
+        keep_cpu_heap(12 * 48 * 4 * y.shape[-2] * y.shape[-1], available_memory(y.device))
     h, w = (y.shape[-2] // 2) * 2, (y.shape[-1] // 2) * 2
     y_even = y[..., :h, :w]
     net = ZSN2NNet(y.shape[1]).to(device)
