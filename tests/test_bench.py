@@ -588,3 +588,14 @@ def test_curves_of_an_image_without_a_paper_run(tmp_path):
            "seconds_per_method": {"dip": 2.0}}  # fmt: skip
     png = plot_curves([], [rec, {**rec, "image": "peppers"}], tmp_path / "c.png", "auto")
     assert Image.open(png).size[0] == 2 * 4 * 90  # one 4-inch panel per image, 90 dpi
+
+
+def test_zero_shot_noise2noise_beats_its_noisy_input(photo, one_thread):
+    from deepprior.bench.zsn2n import zs_n2n_denoise
+    from deepprior.metrics import psnr
+    from deepprior.ops import add_gaussian_noise
+
+    noisy = add_gaussian_noise(photo, 25 / 255, seed=0)
+    out = zs_n2n_denoise(noisy, steps=300)
+    assert out.shape == photo.shape
+    assert psnr(out, photo) > psnr(noisy, photo) + 3, (psnr(out, photo), psnr(noisy, photo))
