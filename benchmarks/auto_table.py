@@ -27,8 +27,11 @@ from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 #: The paper's 128-filter net: measured s/step by (H, W) here (fp32, one thread, one other fit
-#: on the second core): ``python benchmarks/step_time.py 128 HxW 10``.
-PAPER_STEP = {(256, 256): 2.98, (288, 288): 3.66, (320, 224): 3.14, (512, 512): 11.93}
+#: on the second core, large tensors kept in the malloc heap as every fit now does, see
+#: deepprior.memory.keep_cpu_heap): ``benchmarks/step_time.py 128 HxW 8`` (results/speed.md).
+#: Before the heap (glibc mmap'd every activation of 32 MiB or more afresh at each step) the
+#: same steps took 2.98, 3.66, 3.14 and 11.93 s.
+PAPER_STEP = {(256, 256): 2.17, (288, 288): 2.63, (320, 224): 2.24, (512, 512): 7.95}
 
 
 def paper_step(h: int, w: int) -> tuple[float, bool]:

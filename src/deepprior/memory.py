@@ -195,12 +195,12 @@ def keep_cpu_heap(need: int, available: int | None) -> bool:
     glibc hands every block of 32 MiB or more (an activation of a 128-channel 256² image,
     or a 32-channel 512² one) to ``mmap`` and gives it back on ``free``: a fit then takes a
     page fault per 4 KiB of each such activation at every step. Keeping them in the heap
-    (``mallopt``: no mmap, no trimming) cut a CPU step by about a third (one thread: the
-    paper's 128-filter net at 256², 2.9 to 2.0-2.4 s; the 32-filter net at 512², 1.6-1.9 to
-    1.0 s), but the heap keeps freed memory and fragments: the fit's resident memory then
-    exceeded the estimate by about 40 %. So it is done only when twice ``need`` fits in 90 %
-    of ``available`` (glibc only; ``DEEPPRIOR_CPU_HEAP=0`` turns it off). It lasts for the
-    process.
+    (``mallopt``: no mmap, no trimming) cut a CPU step by a quarter to a half (one thread:
+    the paper's 128-filter net 2.91 to 2.17 s at 256², 12.67 to 7.95 s at 512²; the
+    32-filter net 1.92 to 1.03 s at 512²; benchmarks/results/speed.md), but the heap keeps
+    freed memory and fragments: the peak resident memory grew by up to 65 %. So it is done
+    only when twice ``need`` fits in 90 % of ``available`` (glibc only;
+    ``DEEPPRIOR_CPU_HEAP=0`` turns it off). It lasts for the process.
 
     Args:
         need: the fit's estimated peak bytes.
