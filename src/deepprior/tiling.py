@@ -517,6 +517,7 @@ class Mosaic(Callback):
         assert self._tile is not None
         whole = self._canvas.clone().unsqueeze(0)
         part = image[(..., *self._tile.crop_slices)].detach().float().cpu()
+        part = part.mean(0, keepdim=True) if part.shape[0] > 1 else part  # restarts: their mean
         whole[(..., *self._tile.out_slices)] = part.expand(1, whole.shape[1], -1, -1)
         return whole
 
