@@ -355,3 +355,32 @@ def test_cli_writes_the_time_lapse_and_curves_of_a_tiled_run(tmp_path, photo):
     assert rep["history"]["tile_start"] == [0, 2, 4, 6]
     assert rep["timelapse_steps"][-1] == 8
     assert Image.open(tmp_path / "out.curves.png").size[0] > 300
+
+
+def test_a_tiled_step_pastes_the_whole_image_only_when_a_callback_reads_it(monkeypatch, one_thread):
+    import deepprior.tiling as tiling
+    from deepprior.fit import Callback
+
+    pastes = []
+    paste = tiling.Mosaic._paste
+    monkeypatch.setattr(
+        tiling.Mosaic, "_paste", lambda self, im: pastes.append(1) or paste(self, im)
+    )
+
+    class ReadsEvery5(Callback):
+        every = 5
+
+        def on_step(self, info) -> None:
+            assert info.output.shape[-2:] == (64, 56)
+
+    class ReadsNothing(Callback):
+        def on_step(self, info) -> None:
+            pass
+
+    img = torch.rand(3, 64, 56, generator=torch.Generator().manual_seed(5))
+    res = solve_tiled("denoise", img, tile=32, overlap=8, iters=10, progress=False,
+                      callbacks=[ReadsNothing()], **TINY)  # fmt: skip
+    assert res.report["iters_run"] == 10 * res.report["tiles"]["count"] and not pastes
+    solve_tiled("denoise", img, tile=32, overlap=8, iters=10, progress=False,
+                callbacks=[ReadsEvery5()], **TINY)  # fmt: skip
+    assert len(pastes) == 2 * res.report["tiles"]["count"]  # steps 5 and 10 of each tile

@@ -477,6 +477,36 @@ def _tile_images(res: Result, tile: Tile) -> dict[str, torch.Tensor]:
     return out
 
 
+class _WholeStep(StepInfo):
+    """A tile's step seen as a step of the whole image: ``output`` and ``ema`` are pasted into
+    the image so far only when a callback reads them (most steps, none does: a copy of the
+    whole image and a device read-back at every step would be wasted)."""
+
+    def __init__(self, paste: Callable[[torch.Tensor], torch.Tensor], **fields: Any) -> None:
+        self._paste = paste
+        super().__init__(**fields)
+
+    @property  # type: ignore[override]
+    def output(self) -> torch.Tensor:
+        if self._output is None:
+            self._output = self._paste(self._tile_output)
+        return self._output
+
+    @output.setter
+    def output(self, value: torch.Tensor) -> None:
+        self._tile_output, self._output = value, None
+
+    @property  # type: ignore[override]
+    def ema(self) -> torch.Tensor | None:
+        if self._ema is None and self._tile_ema is not None:
+            self._ema = self._paste(self._tile_ema)
+        return self._ema
+
+    @ema.setter
+    def ema(self, value: torch.Tensor | None) -> None:
+        self._tile_ema, self._ema = value, None
+
+
 class Mosaic(Callback):
     """Shows whole-image callbacks (a time-lapse, a live view) a tiled run as one fit.
 
@@ -539,10 +569,10 @@ class Mosaic(Callback):
             self.stop_reason = self.stop_reason or reason
             info.stop(reason)
 
-        whole = StepInfo(
-            step, self.total, info.loss, self._paste(info.output),
-            None if info.ema is None else self._paste(info.ema), info.backtracks,
-            self._elapsed + info.elapsed, self._first or 0, info.state, request_stop,
+        whole = _WholeStep(
+            self._paste, step=step, iters=self.total, loss=info.loss, output=info.output,
+            ema=info.ema, backtracks=info.backtracks, elapsed=self._elapsed + info.elapsed,
+            start=self._first or 0, state=info.state, request_stop=request_stop,
         )  # fmt: skip
         for cb in due:
             cb.on_step(whole)
