@@ -34,6 +34,7 @@ CONFIGS = {
     "n64": {"n_d": [64] * 5, "lr": 0.01, "iters": 2000},
     "n32L": {"n_d": [32] * 5, "lr": 0.01, "iters": 4000},
     "n32c": {"n_d": [32] * 5, "lr": 0.02, "iters": 3000, "schedule": "cosine"},
+    "n32c1": {"n_d": [32] * 5, "lr": 0.01, "iters": 3000, "schedule": "cosine"},
 }
 
 

@@ -34,7 +34,7 @@ def test_task_help_lists_its_presets_with_steps_and_time():
 
 def test_help_shows_the_defaults_and_choices():
     text = _help("sr")
-    assert "--iters INTEGER Number of fitting steps. [default: 3600, the auto preset's]" in text
+    assert "--iters INTEGER Number of fitting steps. [default: 3000, the auto preset's]" in text
     assert "--lr FLOAT Adam learning rate. [default: 0.01, the auto preset's]" in text
     assert "--precision [auto|fp32|bf16]" in text and "auto, cpu, cuda or cuda:N" in text
     assert "--gif, --timelapse [gif|mp4]" in text and "--plot" in text

@@ -18,12 +18,13 @@ if TYPE_CHECKING:
 
 #: The SR factors: those of the Lanczos2 operator.
 SR_FACTORS = LANCZOS2_FACTORS
-#: The x4 auto preset's step cap. Its 32-filter net (AUTO_NET) takes about 1/9 of the paper
-#: net's step time on a CPU: 3600 steps take about 1/5 of the paper's 2000 steps' time. On 256²
-#: scikit-image photos one 32-filter fit was still improving at 2000 steps (astronaut 26.15
-#: dB, coffee 28.39, +0.05 dB per 200 steps), and its 4000 steps beat the 64-filter net's 2000
-#: (26.37 against 26.34 dB) in less time (benchmarks/results/auto_design/sr_x4.md).
-AUTO_SR_STEPS = 3600
+#: The x4 auto preset's step cap, set by the time budget: 1/5 of the paper preset's 2000 steps'
+#: time. Its 32-filter net (AUTO_NET) takes 1/8.4 (256²) to 1/7.7 (512²) of the paper net's
+#: step time on a CPU (benchmarks/results/speed.md), so 1/5 of the paper's time is 3080-3380
+#: of its steps; 3000 leaves room for the held-out test and the EMA. The fits are still
+#: improving there (about +0.1 dB per 600 steps), and a constant learning rate beats a cosine
+#: decay to the same cap (benchmarks/results/auto_design/sr_x4.md).
+AUTO_SR_STEPS = 3000
 
 
 @register_task
@@ -33,7 +34,7 @@ class SuperResolution(Task):
     summary = "Super-resolution of the low-resolution INPUT by --factor."
     presets = {
         "auto": Preset(
-            "auto", "32-filter net, at most 3600 steps (x8: 7200, sigma_p=1/20); stops by "
+            "auto", "32-filter net, at most 3000 steps (x8: 6000, sigma_p=1/20); stops by "
             "itself (held-out LR pixels), output = best EMA", net_kwargs=AUTO_NET,
             iters=AUTO_SR_STEPS, output="best", stop="holdout",
             stop_kwargs={**HOLDOUT, "patience": 300},
@@ -62,7 +63,7 @@ class SuperResolution(Task):
 
     def preset(self, name: str | None = None, *, factor: int | None = None, **_: Any) -> Preset:
         """The x8 presets use sigma_p = 1/20 and twice the steps: paper 4000 (the paper's
-        x8), auto at most 7200."""
+        x8), auto at most 6000."""
         preset = super().preset(name)
         if preset.name in ("paper", "auto") and factor == 8:
             preset = replace(preset, iters=2 * preset.iters, input_noise=1 / 20)
