@@ -13,6 +13,7 @@ restoration: biharmonic, Navier-Stokes).
 
     python benchmarks/auto_table.py > benchmarks/results/denoise-CBM3D9-sigma25-auto/table.md
     python benchmarks/auto_table.py sr-Set5-x4 > benchmarks/results/sr-Set5-x4-auto/table.md
+    python benchmarks/auto_table.py sr-Set14-x4 > benchmarks/results/sr-Set14-x4-auto/table.md
     python benchmarks/auto_table.py inpaint-Heide11-50pct \
         > benchmarks/results/inpaint-Heide11-50pct-auto/table.md
 """
@@ -66,6 +67,13 @@ TABLES = {
         timed=("zs_n2n",),
     ),
     "sr-Set5-x4": Table(
+        2000,
+        "dip",
+        "psnr_y",
+        "hr",
+        (("bicubic", "bicubic"), ("lanczos", "Lanczos"), ("no_prior", "back-projection")),
+    ),
+    "sr-Set14-x4": Table(
         2000,
         "dip",
         "psnr_y",
