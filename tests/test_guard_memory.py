@@ -204,3 +204,20 @@ def test_large_cpu_tensors_stay_in_the_heap_only_when_memory_is_plentiful(monkey
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert mem.keep_cpu_heap(gib, 16 * gib)
         assert mem.keep_cpu_heap(10 * gib, 16 * gib)  # once set, it lasts for the process
+
+
+def test_direct_fits_ask_for_the_heap_with_their_memory_estimate(monkeypatch):
+    import deepprior.memory as mem
+    from deepprior.diagnostics.common import fit_image
+    from deepprior.nets import create_net
+    from deepprior.ops import DataTerm
+
+    asked = []
+    monkeypatch.setattr(mem, "keep_cpu_heap", lambda need, avail: asked.append(need) or False)
+    net, z = create_net("skip", 8, 3), torch.zeros(1, 8, 64, 64)
+    assert not mem.keep_cpu_heap_for(net, z, "meta")  # off the CPU: not asked
+    assert asked == []
+    mem.keep_cpu_heap_for(net, z, "cpu")
+    assert asked == [mem.estimate_fit_memory(net, 8, (64, 64), dtype=torch.float32)]
+    fit_image(DataTerm(torch.rand(3, 32, 32)), 32, iters=2, device="cpu")  # a diagnostic fit
+    assert len(asked) == 2 and asked[1] > 0

@@ -227,3 +227,27 @@ def keep_cpu_heap(need: int, available: int | None) -> bool:
     except (OSError, AttributeError):  # not glibc (musl, ...): leave the allocator alone
         return False
     return _heap_kept
+
+
+def keep_cpu_heap_for(
+    net: nn.Module, z: torch.Tensor, device: torch.device | str, dtype: torch.dtype = torch.float32
+) -> bool:
+    """:func:`keep_cpu_heap` for a fit of ``net`` on the input ``z`` on ``device``: what
+    :class:`deepprior.plan.FitPlan` does, for code that calls :func:`deepprior.fit.fit`
+    directly (the diagnostics, the speed benchmark). Nothing is changed off the CPU.
+
+    Returns:
+        True when large tensors now stay in the heap.
+
+    Example:
+        >>> from deepprior.nets import create_net
+        >>> keep_cpu_heap_for(create_net("skip", 8, 3), torch.zeros(1, 8, 32, 32), "meta")
+        False
+    """
+    device = torch.device(device)
+    if device.type != "cpu":
+        return False
+    from .device import available_memory
+
+    need = estimate_fit_memory(net, z.shape[1], (z.shape[-2], z.shape[-1]), dtype=dtype)
+    return keep_cpu_heap(need, available_memory(device))

@@ -19,11 +19,11 @@ from typing import Any
 import torch
 
 from ..callbacks import Callback, StepInfo
-from ..device import available_memory, cpu_flags, resolve_precision, select_device
+from ..device import cpu_flags, resolve_precision, select_device
 from ..errors import DeepPriorError
 from ..fit import FitResult, fit
 from ..flops import count_flops
-from ..memory import estimate_fit_memory, keep_cpu_heap
+from ..memory import keep_cpu_heap_for
 from ..nets import noise_input
 from ..ops import DataTerm, Downsample
 from ..plan import build_generator, channels_last_for
@@ -179,8 +179,7 @@ def time_config(
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     else:  # as a task's fit does (deepprior.plan.FitPlan.run)
-        need = estimate_fit_memory(net, z.shape[1], tuple(z.shape[-2:]), dtype=dtype)
-        keep_cpu_heap(need, available_memory(dev))
+        keep_cpu_heap_for(net, z, dev, dtype)
     with _PeakRSS() as rss:
         res: FitResult = fit(
             net, z, term, schedule, callbacks=[clock], device=dev, dtype=dtype,

@@ -14,6 +14,7 @@ from torch import nn
 
 from ..errors import DeepPriorError
 from ..fit import Callback, FitResult, Schedule, fit
+from ..memory import keep_cpu_heap_for
 from ..nets import create_net, noise_input
 from ..ops.priors import with_tv
 from ..plan import PRIORS, build_generator, centre_crop
@@ -128,6 +129,7 @@ def fit_image(
             start = start[..., top : top + size, left : left + size]
     weight = tv_weight if prior == "tv" else 0.0
     term = with_tv(data_term, weight)
+    keep_cpu_heap_for(g, z, device)  # as a task's fit: large activations stay in the heap
     fr = fit(g, z, term, schedule, crop=crop, callbacks=callbacks, device=device, seed=seed)
     settings.update(iters=iters, tv_weight=weight)
     return fr.image[0].clamp(0, 1), fr, settings, start[0].clamp(0, 1)

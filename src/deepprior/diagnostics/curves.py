@@ -17,6 +17,7 @@ import torch
 
 from ..errors import DeepPriorError
 from ..fit import Callback, Schedule, fit
+from ..memory import keep_cpu_heap_for
 from ..nets import canvas_size, create_net, noise_input
 
 __all__ = ["FittingCurves", "CURVE_TARGETS", "curve_targets", "fitting_curves", "plot_curves"]
@@ -138,6 +139,7 @@ def fitting_curves(
         top, left = (canvas[0] - h) // 2, (canvas[1] - w) // 2
         crop = (top, left, h, w) if tuple(canvas) != (h, w) else None
         cbs = list(callbacks_for(name)) if callbacks_for else []
+        keep_cpu_heap_for(g, z, device)  # as a task's fit: large activations stay in the heap
         fr = fit(g, z, _MSE(imgs[name]), Schedule(iters=iters, lr=lr, ema=None), crop=crop,
                  callbacks=cbs, device=device, seed=seed)  # fmt: skip
         out.losses[name] = [float(v) for v in fr.history.get("loss", [])]
