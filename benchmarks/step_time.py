@@ -13,8 +13,9 @@ import sys
 
 import torch
 
+from deepprior.device import available_memory
 from deepprior.fit import Schedule, fit
-from deepprior.memory import estimate_fit_memory, keep_cpu_heap_for
+from deepprior.memory import estimate_fit_memory, keep_cpu_heap
 from deepprior.nets import create_net
 from deepprior.ops import DataTerm
 
@@ -28,7 +29,7 @@ def main(width: int, size: str, steps: int) -> None:
     z = torch.rand(1, 32, h, w) * 0.1
     # as a task's fit does: large activations stay in the heap when memory allows
     need = estimate_fit_memory(net, 32, (h, w), dtype=torch.float32)
-    keep_cpu_heap_for(net, z, "cpu")
+    keep_cpu_heap(need, available_memory(torch.device("cpu")))
     fit(net, z, DataTerm(y), Schedule(iters=3, input_noise=1 / 30))  # warm-up
     res = fit(net, z, DataTerm(y), Schedule(iters=steps, input_noise=1 / 30))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux

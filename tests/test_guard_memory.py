@@ -213,6 +213,7 @@ def test_direct_fits_ask_for_the_heap_with_their_memory_estimate(monkeypatch):
     from deepprior.ops import DataTerm
 
     asked = []
+    monkeypatch.setattr(mem, "_heap_kept", False)  # as in a fresh process
     monkeypatch.setattr(mem, "keep_cpu_heap", lambda need, avail: asked.append(need) or False)
     net, z = create_net("skip", 8, 3), torch.zeros(1, 8, 64, 64)
     assert not mem.keep_cpu_heap_for(net, z, "meta")  # off the CPU: not asked

@@ -247,6 +247,8 @@ def keep_cpu_heap_for(
     device = torch.device(device)
     if device.type != "cpu":
         return False
+    if _heap_kept:  # already so for this process: no need to estimate again
+        return True
     from .device import available_memory
 
     need = estimate_fit_memory(net, z.shape[1], (z.shape[-2], z.shape[-1]), dtype=dtype)
