@@ -283,6 +283,30 @@ def test_only_the_clis_sigterm_handler_is_deferred_to_a_step_boundary():
         signal.signal(signal.SIGTERM, before)
 
 
+def test_a_sigterm_sent_twice_at_once_interrupts_once(monkeypatch):
+    """`timeout` signals the process and then its group: the second copy must not raise
+    while the first interrupt unwinds; a later SIGTERM interrupts again."""
+    import os
+    import signal
+
+    from deepprior import signals
+
+    monkeypatch.setattr(signals, "_last_term", -float("inf"))
+    clock = iter([100.0, 100.5, 103.0])
+    monkeypatch.setattr(signals.time, "monotonic", lambda: next(clock))
+    before = signal.signal(signal.SIGTERM, signals.sigterm_to_interrupt)
+    raised = 0
+    try:
+        for _ in range(3):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+            except KeyboardInterrupt:
+                raised += 1
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert raised == 2  # at 100 s and at 103 s; the copy at 100.5 s is ignored
+
+
 def test_progress_log_spaces_its_lines_in_time_and_estimates_the_time_left():
     from deepprior.callbacks import ProgressLog
     from deepprior.fit import StepInfo
