@@ -83,3 +83,9 @@ def test_compile_switch(monkeypatch, env, on):
     else:
         monkeypatch.setenv("DEEPPRIOR_COMPILE", env)
     assert dv.should_compile("cpu") is on
+
+
+def test_auto_precision_is_fp32_on_a_gpu():
+    # A GPU step of these nets is bound by kernel launches: bf16 autocast only adds casts.
+    assert dv.resolve_precision("auto", torch.device("cuda")) == torch.float32
+    assert dv.resolve_precision("bf16", torch.device("cuda")) == torch.bfloat16

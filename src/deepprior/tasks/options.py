@@ -68,7 +68,7 @@ FIT_OPTION_DOCS: dict[str, str] = {
     "stop_kwargs": "the stopping rule's settings.",
     "seed": "random seed of the net, z and the input noise.",
     "device": "'auto', 'cpu', 'cuda' or 'cuda:N'.",
-    "precision": "'auto' (bf16 where the hardware is fast at it), 'fp32' or 'bf16'.",
+    "precision": "'auto' (bf16 on CPUs with native bf16 units, else fp32), 'fp32' or 'bf16'.",
     "gt": "clean image (tensor, array, PIL image or path): PSNR/SSIM during and after.",
     "progress": "show a progress bar and the one-line plan before the fit.",
     "callbacks": "extra callbacks of the fitting loop (deepprior.Callback).",
