@@ -8,7 +8,7 @@ Usage:
     python benchmarks/speed_quality.py [--cases sr denoise] [--precisions auto fp32]
                                        [--seeds 0 1 ...] [--out benchmarks/results]
 
-Cases (read from ../shared/data, never copied into the repo):
+Cases (read from $DEEPPRIOR_DATA, else ../shared/data; never copied into the repo):
     sr       x4 SR of Set5 butterfly, paper preset (2000 steps), RGB and Y PSNR.
     denoise  sigma=25 denoising of a 256x256 crop of F16, paper preset (1800 steps).
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -26,7 +27,9 @@ from deepprior.io import atomic_write_text, load_image
 from deepprior.metrics import psnr
 from deepprior.ops import add_gaussian_noise, downscale
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(
+    os.environ.get("DEEPPRIOR_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 
 
 def run_case(case: str, precision: str, iters: int | None, seed: int = 0) -> dict:

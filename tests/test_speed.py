@@ -62,7 +62,12 @@ def test_every_listed_config_builds_and_runs(monkeypatch, one_thread):
         return problem
 
     monkeypatch.setattr(speed, "_problem", tiny_problem)
-    monkeypatch.setattr(torch, "compile", lambda net, **kw: compiled.append(net) or net)
+    modes = []
+    monkeypatch.setattr(
+        torch,
+        "compile",
+        lambda net, **kw: modes.append(kw.get("mode")) or compiled.append(net) or net,
+    )
     dtypes = {"fp32": "float32", "bf16": "bfloat16"}
     for name, config in CONFIGS.items():
         rec = speed.time_config(config, size=16, steps=1, warmup=1, device="cpu")
@@ -76,4 +81,14 @@ def test_every_listed_config_builds_and_runs(monkeypatch, one_thread):
         assert rec["compile"] is bool(config.compile), name
         assert (compiled[-1:] == [net]) is bool(config.compile), name
         assert net.checkpoint is config.checkpoint, name
-    assert len(nets) == len(CONFIGS) and len(compiled) == 1
+    assert len(nets) == len(CONFIGS) and len(compiled) == 2
+    assert modes == [None, "reduce-overhead"]  # compile, then cudagraphs (CUDA graphs)
+
+
+def test_speed_times_the_paper_net_unless_told_otherwise():
+    from deepprior.bench.speed import _problem
+
+    paper, _, _, _ = _problem("sr", None, 64, 4)
+    auto, _, _, _ = _problem("sr", "auto", 64, 4)
+    assert paper.name == "paper" and paper.net_kwargs == {}  # the 128-filter SR-default net
+    assert auto.name == "auto" and auto.net_kwargs["n_d"] == [32] * 5

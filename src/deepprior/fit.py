@@ -388,6 +388,8 @@ class _Loop:
             for group in self.opt.param_groups:
                 group["lr"] = sch.lr_at(self.step) * self.lr_scale
         z_in = self.z if self.noise is None else self.noise(self.z)
+        if self.step_net is not self.net:  # compiled: CUDA graphs may replay from here
+            torch.compiler.cudagraph_mark_step_begin()
         with autocast(self.device, self.dtype):
             out = self.step_net(z_in)
         out = self.cut(out).float()
@@ -435,7 +437,7 @@ def fit(
     device: torch.device | str = "cpu",
     dtype: torch.dtype = torch.float32,
     channels_last: bool = False,
-    compile: bool | None = False,
+    compile: bool | str | None = False,
     seed: int | None = 0,
     resume: dict[str, Any] | None = None,
 ) -> FitResult:
@@ -454,7 +456,8 @@ def fit(
         dtype: compute dtype under autocast (``torch.bfloat16`` or ``torch.float32``).
         channels_last: use the channels-last memory format (faster with bf16 and on GPUs).
         compile: run the training forward through ``torch.compile``; ``None`` decides by
-            device (see :func:`deepprior.device.should_compile`).
+            device (see :func:`deepprior.device.should_compile`); a string is the compile
+            mode (``"reduce-overhead"``: CUDA graphs, ``"max-autotune"``).
         seed: seeds the per-step input noise.
         resume: a state from :meth:`FitResult.state` (or :func:`load_state`) of the same net,
             input and schedule: the fit continues from that step, with the same weights, Adam
@@ -480,7 +483,9 @@ def fit(
     z = _prepare(net, z, device, fmt, resume)
     if compile is None:
         compile = should_compile(device)
-    step_net: Callable[[torch.Tensor], torch.Tensor] = torch.compile(net) if compile else net
+    step_net: Callable[[torch.Tensor], torch.Tensor] = net
+    if compile:
+        step_net = torch.compile(net, mode=compile if isinstance(compile, str) else None)
     if isinstance(data_term, nn.Module):
         data_term.to(device)
     if schedule.optimize_input:

@@ -234,7 +234,8 @@ def curves_command(
 @click.option("--warmup", type=int, default=3, show_default=True, help="Untimed steps first.")
 @click.option(
     "--configs", default="baseline,deepprior", show_default=True,
-    help="Comma-separated: baseline, fp32-cl, bf16, bf16-cl, compile, checkpoint, deepprior.",
+    help="Comma-separated: baseline, fp32-cl, bf16, bf16-cl, compile, cudagraphs, checkpoint,"
+    " deepprior.",
 )  # fmt: skip
 @option("device")
 @option("report", help="Also write the figures as JSON here.")
