@@ -551,12 +551,38 @@ def _render(records: list[dict[str, Any]], total: int, out_dir: Path) -> str:
     return report
 
 
+def fill_paper_numbers(opts: BenchOptions, out_dir: Path, recs: list[dict[str, Any]]) -> int:
+    """Give records made without the paper's numbers (on a machine where
+    ``paper_tables.json`` was not found) those numbers, when they are found here; each such
+    record is rewritten. Returns how many were."""
+    missing = [r for r in recs if not (r.get("paper") or {}).get("source")]
+    if not missing:
+        return 0
+    try:
+        data_dir = bd.resolve_data_dir(opts.data_dir)
+    except DeepPriorError:
+        data_dir = None
+    paper, _ = bd.load_paper_tables(data_dir)
+    if not paper:
+        return 0
+    from ...io import atomic_write_text
+
+    for rec in missing:
+        rec["paper"] = paper_numbers(opts, paper, rec["image"])
+        atomic_write_text(
+            record_path(out_dir, rec["image"]), dumps_strict(rec, indent=1, default=str) + "\n"
+        )
+    return len(missing)
+
+
 def rerender(opts: BenchOptions) -> tuple[str, Path]:
-    """Re-render ``report.md`` from the records in the table's folder."""
+    """Re-render ``report.md`` from the records in the table's folder (filling in the paper's
+    numbers of records made where they were not found)."""
     out_dir = opts.out_dir()
     recs = [r for p in sorted(out_dir.glob("*.json")) if (r := load_record(p)) is not None]
     recs = [r for r in recs if r.get("schema") == SCHEMA and r.get("table") == opts.name]
     if not recs:
         raise DeepPriorError(f"no records of table {opts.name} in {out_dir}; run the table first")
+    fill_paper_numbers(opts, out_dir, recs)
     recs.sort(key=lambda r: r.get("index", 0))
     return _render(recs, len(all_names(opts)), out_dir), out_dir
