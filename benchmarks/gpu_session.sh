@@ -5,7 +5,8 @@
 #   benchmarks/gpu_session.sh OUT [BUDGET_SECONDS] [DATA]
 #
 # OUT     folder for the results (created): speed_cuda.json (paper net), speed_auto_cuda.json
-#         (the auto presets' 32-filter net), speed_cudagraphs.json, speed_concurrent.txt,
+#         (the auto presets' 32-filter net), speed_own_layers.json (deepprior's CPU layers
+#         on the GPU), speed_cudagraphs.json, speed_concurrent.txt,
 #         tables.tgz (records and reports of every table folder), logs.tgz and env.txt
 # BUDGET  seconds for the whole script (default 560); the tables get what the speed runs
 #         leave, less 25 s for packing. A table cut short keeps its finished images.
@@ -75,6 +76,10 @@ wait
 for i in 1 2 3 4; do echo "## process $i"; cat "/tmp/gpu_logs/conc$i.txt"; done \
   >"$out/speed_concurrent.txt"
 grep -h "deepprior" "$out/speed_concurrent.txt" | head -8
+# The CPU's own padding/upsampling kernels on the GPU (more launches) against ATen's, the
+# GPU default: the step-time difference that choice makes.
+DEEPPRIOR_NATIVE_LAYERS=0 timeout 60 deepprior speed --device "$device" $sizes \
+  --iters "$iters" --warmup 5 --configs deepprior --report "$out/speed_own_layers.json"
 # torch.compile with CUDA graphs (one replay per step); its compile time is not counted.
 echo "== CUDA graphs ($(left) s left)"
 timeout 150 deepprior speed --device "$device" $sizes --iters $((iters * 3)) --warmup 10 \

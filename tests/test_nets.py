@@ -223,3 +223,24 @@ def test_gradient_checkpointing_same_gradients_less_memory():
 def test_checkpointing_on_a_net_without_it_is_a_clear_error():
     with pytest.raises(DeepPriorError, match="bad settings for net 'unet'"):
         create_net("unet", 8, 3, checkpoint=True)
+
+
+def test_native_and_own_resampling_layers_agree(monkeypatch):
+    # A GPU uses ATen's reflection pad and bilinear x2 (fewer kernel launches); a CPU uses
+    # deepprior's layout-keeping versions. Both must give the same values and gradients.
+    from deepprior.nets.layers import native_layers, reflection_pad, upsample_bilinear2x
+
+    x0 = torch.randn(1, 3, 7, 9).contiguous(memory_format=torch.channels_last)
+    assert not native_layers(x0)  # the CPU default
+    results = {}
+    for flag in ("0", "1"):
+        monkeypatch.setenv("DEEPPRIOR_NATIVE_LAYERS", flag)
+        assert native_layers(x0) is (flag == "1")
+        x = x0.clone().requires_grad_(True)
+        y = upsample_bilinear2x(reflection_pad(x, 2))
+        w = torch.linspace(-1, 1, y.numel()).view_as(y)
+        (y * w).sum().backward()
+        results[flag] = (y.detach(), x.grad)
+    torch.testing.assert_close(results["0"][0], results["1"][0])
+    torch.testing.assert_close(results["0"][1], results["1"][1])
+    assert results["0"][0].shape == (1, 3, 22, 26)

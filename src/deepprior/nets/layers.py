@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -14,6 +15,21 @@ ACTIVATIONS = ("leaky_relu", "relu", "elu", "silu", "none")
 PADDINGS = ("reflection", "zero")
 UPSAMPLING = ("bilinear", "nearest")
 DOWNSAMPLING = ("stride", "avg", "max", "lanczos")
+
+
+def native_layers(x: torch.Tensor) -> bool:
+    """Whether reflection padding and bilinear upsampling of ``x`` use ATen's own kernels.
+
+    deepprior's own versions (below) keep a channels-last layout and save copies, which pays
+    on a CPU, where a step is bound by arithmetic and memory traffic. They take about ten
+    small kernels where ATen takes one or two, and on a GPU a fit step is bound by kernel
+    launches (an H200 step of the auto net took ~20 ms at 256² and 512² alike), so a GPU
+    uses ATen's. ``DEEPPRIOR_NATIVE_LAYERS=1|0`` forces the choice (to compare them).
+    """
+    env = os.environ.get("DEEPPRIOR_NATIVE_LAYERS", "").strip()
+    if env:
+        return env not in ("0", "false", "no")
+    return x.device.type != "cpu"
 
 
 def check_ints(
@@ -127,6 +143,11 @@ def reflection_pad(x: torch.Tensor, p: int) -> torch.Tensor:
     """
     if p == 0:
         return x
+    if native_layers(x):
+        h, w = x.shape[-2:]
+        if p >= h or p >= w:  # the same message as on the CPU path
+            return _ReflectionPad.apply(x, p)
+        return F.pad(x, (p, p, p, p), mode="reflect")
     return _ReflectionPad.apply(x, p)
 
 
@@ -279,6 +300,8 @@ def upsample_bilinear2x(x: torch.Tensor) -> torch.Tensor:
         >>> upsample_bilinear2x(torch.tensor([[[[0.0, 1.0]]]]))[0, 0, 0]
         tensor([0.0000, 0.2500, 0.7500, 1.0000])
     """
+    if native_layers(x):
+        return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
     return _Bilinear2x.apply(x)
 
 
