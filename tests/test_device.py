@@ -76,7 +76,9 @@ def test_max_memory_caps_what_is_available(monkeypatch):
     assert dv.available_memory(torch.device("cpu")) == 2**20
 
 
-@pytest.mark.parametrize(("env", "on"), [(None, False), ("1", True), ("0", False), ("no", False)])
+@pytest.mark.parametrize(
+    ("env", "on"), [(None, False), ("", False), ("1", True), ("0", False), ("No", False)]
+)
 def test_compile_switch(monkeypatch, env, on):
     if env is None:
         monkeypatch.delenv("DEEPPRIOR_COMPILE", raising=False)

@@ -228,19 +228,23 @@ def test_checkpointing_on_a_net_without_it_is_a_clear_error():
 def test_native_and_own_resampling_layers_agree(monkeypatch):
     # A GPU uses ATen's reflection pad and bilinear x2 (fewer kernel launches); a CPU uses
     # deepprior's layout-keeping versions. Both must give the same values and gradients.
+    from deepprior.nets import layers
     from deepprior.nets.layers import native_layers, reflection_pad, upsample_bilinear2x
 
     x0 = torch.randn(1, 3, 7, 9).contiguous(memory_format=torch.channels_last)
+    monkeypatch.setattr(layers, "_NATIVE_LAYERS", None)
     assert not native_layers(x0)  # the CPU default
     results = {}
-    for flag in ("0", "1"):
-        monkeypatch.setenv("DEEPPRIOR_NATIVE_LAYERS", flag)
-        assert native_layers(x0) is (flag == "1")
+    for flag in (False, True):  # what DEEPPRIOR_NATIVE_LAYERS=0|1 sets
+        monkeypatch.setattr(layers, "_NATIVE_LAYERS", flag)
+        assert native_layers(x0) is flag
         x = x0.clone().requires_grad_(True)
         y = upsample_bilinear2x(reflection_pad(x, 2))
         w = torch.linspace(-1, 1, y.numel()).view_as(y)
         (y * w).sum().backward()
         results[flag] = (y.detach(), x.grad)
-    torch.testing.assert_close(results["0"][0], results["1"][0])
-    torch.testing.assert_close(results["0"][1], results["1"][1])
-    assert results["0"][0].shape == (1, 3, 22, 26)
+        with pytest.raises(DeepPriorError, match="reflection padding of 2 px needs a feature"):
+            reflection_pad(torch.zeros(1, 1, 2, 5), 2)  # too small on either path
+    torch.testing.assert_close(results[False][0], results[True][0])
+    torch.testing.assert_close(results[False][1], results[True][1])
+    assert results[False][0].shape == (1, 3, 22, 26)

@@ -80,15 +80,21 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
 
 
+def env_flag(name: str) -> bool | None:
+    """An on/off switch from the environment: ``None`` when unset or empty, ``False`` for
+    ``0``, ``false`` or ``no``, else ``True``."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return None
+    return value not in ("0", "false", "no")
+
+
 def should_compile(device: torch.device | str) -> bool:
     """Whether the fit loop runs through ``torch.compile`` by default on ``device``.
 
     ``DEEPPRIOR_COMPILE=0|1`` overrides the choice.
     """
-    env = os.environ.get("DEEPPRIOR_COMPILE")
-    if env is not None:
-        return env.strip() not in ("", "0", "false", "no")
-    return False
+    return bool(env_flag("DEEPPRIOR_COMPILE"))
 
 
 def autocast(device: torch.device, dtype: torch.dtype) -> AbstractContextManager:

@@ -496,7 +496,7 @@ def fit(
     if not params:
         raise DeepPriorError("nothing to optimise: the net has no trainable parameters")
     # On a GPU one fused kernel updates every parameter (a step is bound by launches there).
-    opt = torch.optim.Adam(params, lr=schedule.lr, fused=device.type == "cuda" or None)
+    opt = torch.optim.Adam(params, lr=schedule.lr, fused=True if device.type == "cuda" else None)
     noise = None
     if schedule.input_noise > 0:
         noise = _InputNoise(z, schedule.input_noise, seed, channels_last)

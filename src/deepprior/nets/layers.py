@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..device import env_flag
 from ..errors import DeepPriorError
 
 ACTIVATIONS = ("leaky_relu", "relu", "elu", "silu", "none")
 PADDINGS = ("reflection", "zero")
 UPSAMPLING = ("bilinear", "nearest")
 DOWNSAMPLING = ("stride", "avg", "max", "lanczos")
+
+
+# DEEPPRIOR_NATIVE_LAYERS=1|0 forces the choice of native_layers (to compare the two on a
+# GPU); read once, since the layers ask at every call.
+_NATIVE_LAYERS = env_flag("DEEPPRIOR_NATIVE_LAYERS")
 
 
 def native_layers(x: torch.Tensor) -> bool:
@@ -24,11 +29,11 @@ def native_layers(x: torch.Tensor) -> bool:
     on a CPU, where a step is bound by arithmetic and memory traffic. They take about ten
     small kernels where ATen takes one or two, and on a GPU a fit step is bound by kernel
     launches (an H200 step of the auto net took ~20 ms at 256² and 512² alike), so a GPU
-    uses ATen's. ``DEEPPRIOR_NATIVE_LAYERS=1|0`` forces the choice (to compare them).
+    uses ATen's. ``DEEPPRIOR_NATIVE_LAYERS=1|0``, set before the program starts, forces the
+    choice.
     """
-    env = os.environ.get("DEEPPRIOR_NATIVE_LAYERS", "").strip()
-    if env:
-        return env not in ("0", "false", "no")
+    if _NATIVE_LAYERS is not None:
+        return _NATIVE_LAYERS
     return x.device.type != "cpu"
 
 
@@ -87,11 +92,6 @@ class _ReflectionPad(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, p: int) -> torch.Tensor:
         n, c, h, w = x.shape
-        if p >= h or p >= w:
-            raise DeepPriorError(
-                f"reflection padding of {p} px needs a feature map larger than {p} px, got "
-                f"{w}x{h}; use a larger image or a shallower net"
-            )
         fmt = torch.channels_last if _is_channels_last(x) else torch.contiguous_format
         out = torch.empty(
             (n, c, h + 2 * p, w + 2 * p), dtype=x.dtype, device=x.device, memory_format=fmt
@@ -143,10 +143,13 @@ def reflection_pad(x: torch.Tensor, p: int) -> torch.Tensor:
     """
     if p == 0:
         return x
+    h, w = x.shape[-2:]
+    if p >= h or p >= w:
+        raise DeepPriorError(
+            f"reflection padding of {p} px needs a feature map larger than {p} px, got "
+            f"{w}x{h}; use a larger image or a shallower net"
+        )
     if native_layers(x):
-        h, w = x.shape[-2:]
-        if p >= h or p >= w:  # the same message as on the CPU path
-            return _ReflectionPad.apply(x, p)
         return F.pad(x, (p, p, p, p), mode="reflect")
     return _ReflectionPad.apply(x, p)
 
