@@ -27,19 +27,37 @@ from dataclasses import dataclass
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
-#: The paper's 128-filter net: measured s/step by (H, W) here (fp32, one thread, one other fit
-#: on the second core, large tensors kept in the malloc heap as every fit now does, see
+#: The paper's 128-filter net: measured s/step by CPU and (H, W) (fp32, one thread, one other
+#: fit on the second core, large tensors kept in the malloc heap as every fit now does, see
 #: deepprior.memory.keep_cpu_heap): ``benchmarks/step_time.py 128 HxW 8`` (results/speed.md).
-#: Before the heap (glibc mmap'd every activation of 32 MiB or more afresh at each step) the
-#: same steps took 2.98, 3.66, 3.14 and 11.93 s.
-PAPER_STEP = {(256, 256): 2.17, (288, 288): 2.63, (320, 224): 2.24, (512, 512): 7.95}
+#: Each record is compared with the step of the CPU it ran on (its ``host``): "avx2" is the
+#: AMD EPYC without AVX-512 that ran every record written before the bench kept its host
+#: (there, before the heap, the same steps took 2.98, 3.66, 3.14 and 11.93 s); "avx512" the
+#: AMD EPYC with AVX-512 (and AVX512-BF16, unused by these fp32 fits).
+PAPER_STEP = {
+    "avx2": {(256, 256): 2.17, (288, 288): 2.63, (320, 224): 2.24, (512, 512): 7.95},
+    "avx512": {},
+}
 
 
-def paper_step(h: int, w: int) -> tuple[float, bool]:
-    """The paper net's s/step at (h, w), and whether it was measured (else scaled from 256²)."""
-    if (h, w) in PAPER_STEP:
-        return PAPER_STEP[h, w], True
-    return PAPER_STEP[256, 256] * h * w / 256**2, False
+def cpu_of(rec: dict) -> str:
+    """The PAPER_STEP key of the CPU a record ran on."""
+    flags = (rec.get("host") or {}).get("cpu_flags")
+    return "avx512" if flags and "avx512f" in flags else "avx2"
+
+
+def paper_step(h: int, w: int, cpu: str = "avx2") -> tuple[float, bool]:
+    """The paper net's s/step at (h, w) on ``cpu``, and whether it was measured (else scaled
+    from 256² by the pixel count)."""
+    steps = PAPER_STEP[cpu]
+    if (h, w) in steps:
+        return steps[h, w], True
+    return steps[256, 256] * h * w / 256**2, False
+
+
+#: Peers run outside the bench, by table: method -> (file in the auto folder, its label).
+#: benchmarks/denoise_peers.py writes the deep decoder's.
+EXTRA_PEERS = {"denoise-CBM3D9-sigma25": {"deep_decoder": "deep_decoder.json"}}
 
 
 #: Peers read from the paper preset's record where there is one: the pixel-space fits, which
@@ -63,8 +81,14 @@ TABLES = {
         "dip_ema",
         "psnr",
         "image",
-        (("zs_n2n", "ZS-N2N"), ("nlm", "NL-means"), ("bm3d", "CBM3D"), ("input", "noisy")),
-        timed=("zs_n2n",),
+        (
+            ("zs_n2n", "ZS-N2N"),
+            ("deep_decoder", "Deep Decoder"),
+            ("nlm", "NL-means"),
+            ("bm3d", "CBM3D"),
+            ("input", "noisy"),
+        ),
+        timed=("zs_n2n", "deep_decoder"),
     ),
     "sr-Set5-x4": Table(
         2000,
@@ -101,6 +125,11 @@ def _f(v: float | None, digits: int = 2) -> str:
 
 def rows(name: str) -> list[dict]:
     t, out = TABLES[name], []
+    extra = {
+        k: json.loads(f.read_text())
+        for k, fn in EXTRA_PEERS.get(name, {}).items()
+        if (f := RESULTS / f"{name}-auto" / fn).is_file()
+    }
     for path in sorted((RESULTS / f"{name}-auto").glob("*.json")):
         rec = json.loads(path.read_text())
         if rec.get("quick") or "fits" not in rec:
@@ -115,7 +144,11 @@ def rows(name: str) -> list[dict]:
         for k, _ in t.peers:  # a peer that does not depend on the DIP preset: either record
             if (k in PAPER_PEERS and pm.get(k) is not None) or m.get(k) is None:
                 m[k] = pm.get(k)
-        secs = rec["seconds_per_method"]
+        secs = dict(rec["seconds_per_method"])
+        for k, by_image in extra.items():
+            if rec["image"] in by_image:
+                m[k], secs[k] = by_image[rec["image"]]["psnr"], by_image[rec["image"]]["seconds"]
+        cpu = cpu_of(rec)
         out.append({
             "image": rec["image"], "size": f"{w}×{h}", "auto": m.get("dip"),
             "gap": oracle.get("gap"), "gap_max": oracle.get("gap_max", oracle.get("gap")),
@@ -123,7 +156,8 @@ def rows(name: str) -> list[dict]:
             "stop": fit.get("stop_reason"), "auto_s": secs.get("dip"),
             "paper": pm.get(t.paper_method),
             "published": rec.get("paper", {}).get("per_image", {}).get("dip"),
-            "paper_s": t.paper_steps * paper_step(h, w)[0], "measured": paper_step(h, w)[1],
+            "paper_s": t.paper_steps * paper_step(h, w, cpu)[0], "cpu": cpu,
+            "measured": paper_step(h, w, cpu)[1],
             **{k: m.get(k) for k, _ in t.peers}, **{f"{k}_s": secs.get(k) for k in t.timed},
         })  # fmt: skip
     return out
@@ -138,11 +172,11 @@ def render(name: str, rs: list[dict]) -> str:
     t = TABLES[name]
     peers = [label + (" (s)" if k in t.timed else "") for k, label in t.peers]
     lines = [
-        "| image | size | auto PSNR | stop gap mean / worst (tiles) | steps | auto s "
+        "| image | size | CPU | auto PSNR | stop gap mean / worst (tiles) | steps | auto s "
         "| paper-preset PSNR | paper (published) | paper-preset s (est.) | time ratio | "
         + " | ".join(peers)
         + " |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(peers),
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(peers),
     ]
 
     def peer_cells(r: dict, mean: bool = False) -> str:
@@ -160,7 +194,7 @@ def render(name: str, rs: list[dict]) -> str:
         ratio = r["auto_s"] / r["paper_s"] if r["auto_s"] else None
         tiles = f" ({r['tiles']})" if r["tiles"] else " (whole)"
         lines.append(
-            f"| {r['image']} | {r['size']} | {_f(r['auto'])} | {_f(r['gap'])} / "
+            f"| {r['image']} | {r['size']} | {r['cpu']} | {_f(r['auto'])} | {_f(r['gap'])} / "
             f"{_f(r['gap_max'])}{tiles} | {r['steps']} | {_f(r['auto_s'], 0)} | "
             f"{_f(r['paper'])} | {_f(r['published'])} | "
             f"{_f(r['paper_s'], 0)}{'' if r['measured'] else ' (scaled)'} | "
@@ -171,7 +205,7 @@ def render(name: str, rs: list[dict]) -> str:
         worst = [r["gap_max"] for r in rs if r["gap_max"] is not None]
         ratios = [r["auto_s"] / r["paper_s"] for r in rs if r["auto_s"]]
         lines += [
-            f"| **mean of {len(rs)}** | | {_f(_mean(rs, 'auto'))} | {_f(_mean(rs, 'gap'))} / "
+            f"| **mean of {len(rs)}** | | | {_f(_mean(rs, 'auto'))} | {_f(_mean(rs, 'gap'))} / "
             f"{_f(_mean(rs, 'gap_max'))} | | {_f(_mean(rs, 'auto_s'), 0)} | "
             f"{_f(_mean(rs, 'paper'))} | {_f(_mean(rs, 'published'))} | "
             f"{_f(_mean(rs, 'paper_s'), 0)} | "

@@ -609,3 +609,16 @@ def test_zero_shot_noise2noise_beats_its_noisy_input(photo, one_thread):
     out = zs_n2n_denoise(noisy, steps=300)
     assert out.shape == photo.shape
     assert psnr(out, photo) > psnr(noisy, photo) + 3, (psnr(out, photo), psnr(noisy, photo))
+
+
+def test_deep_decoder_beats_its_noisy_input(photo, one_thread):
+    from deepprior.bench.deep_decoder import DeepDecoder, deep_decoder_denoise
+    from deepprior.metrics import psnr
+    from deepprior.ops import add_gaussian_noise
+
+    noisy = add_gaussian_noise(photo, 25 / 255, seed=0)
+    out = deep_decoder_denoise(noisy, steps=150, channels=64)
+    assert out.shape == photo.shape
+    assert psnr(out, photo) > psnr(noisy, photo) + 2, (psnr(out, photo), psnr(noisy, photo))
+    # any size: the levels' sizes halve (rounding up) from the output's down to the input's
+    assert DeepDecoder((45, 70)).sizes == [(2, 3), (3, 5), (6, 9), (12, 18), (23, 35), (45, 70)]

@@ -49,6 +49,36 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+#: The CPU features that change a fit's speed here: vector width and native bf16 units.
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def host_summary() -> dict[str, object]:
+    """What a timing was measured on: CPU model, cores and the speed-relevant CPU flags.
+
+    Bench records keep it, so times from different machines are never compared as one.
+
+    Example:
+        >>> sorted(host_summary())
+        ['cores', 'cpu', 'cpu_flags', 'gpu']
+    """
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    flags = cpu_flags()
+    return {
+        "cpu": model, "cores": os.cpu_count(), "gpu": gpu,
+        "cpu_flags": [f for f in SPEED_FLAGS if f in flags],
+    }  # fmt: skip
+
+
 def cpu_has_fast_bf16() -> bool:
     """True when the CPU has native bf16 matrix units (AMX-BF16 or AVX512-BF16).
 

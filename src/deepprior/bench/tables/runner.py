@@ -336,6 +336,7 @@ def run_image(
 def _run_facts(run: _Runner, commit: str | None) -> dict[str, Any]:
     """How and where an image ran: timings, fits, preset, device, threads and versions."""
     from ... import __version__
+    from ...device import host_summary
 
     dip_fit = run.fits.get("dip", {})
     return {
@@ -345,6 +346,7 @@ def _run_facts(run: _Runner, commit: str | None) -> dict[str, Any]:
         "device": dip_fit.get("device"),
         "dtype": dip_fit.get("dtype"),
         "threads": torch.get_num_threads(),
+        "host": host_summary(),
         "git_commit": commit,
         "versions": {
             "deepprior": __version__,
