@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import platform
 import re
 import subprocess
 import sys
@@ -80,7 +81,7 @@ def check_record(rec: dict, methods: set[str]) -> None:
         assert finite(rec["metrics"][m][primary]), (m, rec["metrics"][m])
         assert finite(rec["metrics"][m]["ssim"]), m
     for name, why in rec["skipped"].items():  # optional packages: skipped with the reason
-        assert name not in rec["metrics"] and "pip install" in why
+        assert name not in rec["metrics"] and ("pip install" in why or why == "--skip")
 
 
 def check_report(folder, n_rows: int) -> str:
@@ -220,6 +221,12 @@ def test_missing_data_dir_is_a_one_line_error(group, tmp_path):
     msg = res.output.strip()
     assert len(msg.splitlines()) == 1 and msg.startswith("deepprior: error:")
     assert str(missing) in msg and "git clone" in msg and "DEEPPRIOR_DATA" in msg
+
+
+def test_skip_names_a_baseline(group, tmp_path):
+    res = invoke(group, "denoise", "--quick", "--skip", "nlm,bm4d", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "--skip: no baseline 'bm4d'" in res.output
+    assert "zs_n2n" in res.output  # the choices are listed
 
 
 def test_missing_data_dir_from_the_environment(group, tmp_path, monkeypatch):
@@ -486,8 +493,10 @@ def test_sigterm_stops_the_bench_with_the_fit_state_saved(tmp_path):
 @needs_data
 def test_denoise_quick_has_the_three_dip_variants(group, tmp_path):
     out = tmp_path / "dn"
-    rec = run_quick(group, "denoise", out, "--limit", "1")["kodim01"]
+    rec = run_quick(group, "denoise", out, "--limit", "1", "--skip", "zs_n2n")["kodim01"]
     check_record(rec, {"dip_last", "dip_ema", "dip_two_runs", "nlm", "tv_chambolle", "input"})
+    assert "zs_n2n" not in rec["metrics"] and rec["skipped"]["zs_n2n"] == "--skip"
+    assert "avx2" in rec["host"]["cpu_flags"] or platform.machine() not in ("x86_64", "AMD64")
     assert rec["fits"]["dip_two_runs"]["restarts"] == 2 and rec["fits"]["dip"]["restarts"] == 1
     assert rec["metrics"]["dip_last"]["psnr"] != rec["metrics"]["dip_ema"]["psnr"]
     assert rec["paper"]["mean_only"]["dip_two_runs"] == 31.0

@@ -62,6 +62,8 @@ def _table_options(fn: Callable) -> Callable:
         click.option("--jobs", type=int, default=1, show_default=True,
                      help="Images run in parallel processes (torch threads = cores / N)."),
         click.option("--no-baselines", is_flag=True, help="Run DIP only."),
+        click.option("--skip", "skip", default=None, metavar="NAMES",
+                     help="Baselines not to run, comma-separated (e.g. zs_n2n, the slowest)."),
         click.option("--force", is_flag=True, help="Redo images that already have a record."),
         option("quiet", help="No per-image lines, no report echo."),
         click.option("--progress/--no-progress", default=None,
@@ -88,6 +90,7 @@ def _run(table: str, **kw: Any) -> None:
         only=tuple(n.strip() for n in (kw.pop("only") or "").split(",") if n.strip()),
         seed=kw.pop("seed"), device=kw.pop("device"), precision=kw.pop("precision"),
         jobs=kw.pop("jobs"), baselines=not kw.pop("no_baselines"), force=kw.pop("force"),
+        skip=tuple(n.strip() for n in (kw.pop("skip") or "").split(",") if n.strip()),
         progress=progress, preset=kw.pop("preset"), **kw,
     )  # fmt: skip
 

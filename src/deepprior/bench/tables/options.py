@@ -43,6 +43,7 @@ class BenchOptions:
     precision: str = "auto"
     jobs: int = 1
     baselines: bool = True
+    skip: tuple[str, ...] = ()  # baselines not to run
     force: bool = False
     progress: bool = False
     preset: str | None = None
@@ -59,6 +60,13 @@ class BenchOptions:
             raise DeepPriorError(
                 f"--only: no image {', '.join(map(repr, unknown))} in table {self.name}; "
                 f"choose from {', '.join(all_names(self))}"
+            )
+        from ..baselines import PARAMS
+
+        bad = [n for n in self.skip if n not in PARAMS]
+        if bad:
+            raise DeepPriorError(
+                f"--skip: no baseline {', '.join(map(repr, bad))}; choose from {', '.join(PARAMS)}"
             )
         if self.quick and self.quick_size < 32:
             raise DeepPriorError(f"--quick-size must be at least 32 px, got {self.quick_size}")

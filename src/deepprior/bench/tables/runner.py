@@ -251,6 +251,9 @@ class _Runner:
     def baseline(self, name: str, fn: Callable[..., torch.Tensor], *args: Any) -> None:
         if not self.opts.baselines:
             return
+        if name in self.opts.skip:
+            self.skipped[name] = "--skip"
+            return
         why = bl.missing(name)
         if why is not None:
             self.skipped[name] = why
