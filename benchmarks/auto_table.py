@@ -55,9 +55,11 @@ def paper_step(h: int, w: int, cpu: str = "avx2") -> tuple[float, bool]:
     return steps[256, 256] * h * w / 256**2, False
 
 
-#: Peers run outside the bench, by table: method -> (file in the auto folder, its label).
-#: benchmarks/denoise_peers.py writes the deep decoder's.
-EXTRA_PEERS = {"denoise-CBM3D9-sigma25": {"deep_decoder": "deep_decoder.json"}}
+#: Peers run outside the bench (benchmarks/denoise_peers.py), by table: method -> its file in
+#: the auto folder. A value in the bench's record wins.
+EXTRA_PEERS = {
+    "denoise-CBM3D9-sigma25": {"deep_decoder": "deep_decoder.json", "zs_n2n": "zs_n2n.json"}
+}
 
 
 #: Peers read from the paper preset's record where there is one: the pixel-space fits, which
@@ -146,7 +148,7 @@ def rows(name: str) -> list[dict]:
                 m[k] = pm.get(k)
         secs = dict(rec["seconds_per_method"])
         for k, by_image in extra.items():
-            if rec["image"] in by_image:
+            if rec["image"] in by_image and m.get(k) is None:
                 m[k], secs[k] = by_image[rec["image"]]["psnr"], by_image[rec["image"]]["seconds"]
         cpu = cpu_of(rec)
         out.append({
