@@ -223,6 +223,21 @@ def test_missing_data_dir_is_a_one_line_error(group, tmp_path):
     assert str(missing) in msg and "git clone" in msg and "DEEPPRIOR_DATA" in msg
 
 
+def test_settings_keep_the_dtype_not_the_precision_option():
+    from deepprior.bench.tables.options import same_settings, settings_of
+
+    opts = BenchOptions("denoise", preset="auto", precision="fp32", device="cpu")
+    settings = settings_of(opts)
+    assert settings["precision"] == "float32"
+    # records that kept the option: "auto" is read with the dtype the record ran in
+    old = {**settings, "precision": "auto"}
+    assert same_settings({"settings": old, "dtype": "float32"}, settings)
+    assert not same_settings({"settings": old, "dtype": "bfloat16"}, settings)
+    assert same_settings({"settings": {**settings, "precision": "fp32"}}, settings)
+    assert not same_settings({"settings": {**settings, "precision": "bf16"}}, settings)
+    assert not same_settings({"settings": {**settings, "seed": 1}}, settings)
+
+
 def test_skip_names_a_baseline(group, tmp_path):
     res = invoke(group, "denoise", "--quick", "--skip", "nlm,bm4d", "--out", str(tmp_path / "o"))
     assert res.exit_code == 2 and "--skip: no baseline 'bm4d'" in res.output

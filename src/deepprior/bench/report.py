@@ -68,7 +68,7 @@ def _header(records: Sequence[dict[str, Any]], total: int) -> list[str]:
         f"`{p.get('input')}`, {iters} steps, LR {p.get('lr')}, "
         f"sigma_p {_fmt(p.get('input_noise'), 4)}, "
         f"EMA {p.get('ema')}, output `{p.get('output')}`); seed {s.get('seed')}; "
-        f"precision option `{s.get('precision')}`."
+        f"precision `{s.get('precision')}`."
     )
     devices = sorted({f"{r.get('device')} ({r.get('dtype')})" for r in records})
     commits = sorted({str(r.get("git_commit"))[:12] for r in records})

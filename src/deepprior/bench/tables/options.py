@@ -129,17 +129,43 @@ def list_items(opts: BenchOptions, data_dir: Path) -> list[dict[str, Any]]:
     return [spec.item(data_dir, i, name) for i, name in selected(opts)]
 
 
+def resolved_precision(opts: BenchOptions) -> str:
+    """The dtype the fits compute in (``float32`` or ``bfloat16``): what ``--precision`` means
+    on this machine (``auto`` is bf16 on a CPU with bf16 units, else fp32)."""
+    from ...device import resolve_precision, select_device
+
+    return str(resolve_precision(opts.precision, select_device(opts.device))).removeprefix("torch.")
+
+
 def settings_of(opts: BenchOptions) -> dict[str, Any]:
-    """What a record must share with this run to be reused (the device is not part of it)."""
+    """What a record must share with this run to be reused (the device is not part of it,
+    the dtype the fits compute in is: ``--precision auto`` differs from machine to machine)."""
     return {
         "schema": SCHEMA,
         "table": opts.name,
         "preset": opts.preset if opts.custom_preset else "paper",
         "iters": opts.effective_iters(),
         "seed": opts.seed,
-        "precision": opts.precision,
+        "precision": resolved_precision(opts),
         "quick": opts.quick,
         "quick_size": opts.quick_size if opts.quick else None,
         "baselines": opts.baselines,
         **opts.spec.settings(),
     }
+
+
+#: ``--precision`` options as records made before the settings kept the dtype wrote them.
+_OPTION_DTYPES = {"fp32": "float32", "bf16": "bfloat16"}
+
+
+def same_settings(rec: dict[str, Any], settings: dict[str, Any]) -> bool:
+    """True when the record ``rec`` was made with ``settings`` (see :func:`settings_of`).
+
+    A record that kept the ``--precision`` option rather than the dtype is read with the
+    dtype it names, ``auto`` with the dtype the record says its fits ran in.
+    """
+    theirs = dict(rec.get("settings") or {})
+    p = theirs.get("precision")
+    if p == "auto" or p in _OPTION_DTYPES:
+        theirs["precision"] = _OPTION_DTYPES.get(p, rec.get("dtype"))
+    return theirs == settings

@@ -29,7 +29,7 @@ from ...errors import DeepPriorError, StateMismatch
 from ...finite import dumps_strict
 from .. import baselines as bl
 from .. import data as bd
-from .options import SCHEMA, BenchOptions, all_names, list_items, settings_of
+from .options import SCHEMA, BenchOptions, all_names, list_items, same_settings, settings_of
 
 # Method labels, in the order of the report's columns.
 LABELS: dict[str, str] = {
@@ -465,7 +465,7 @@ def _reusable(
     todo: list[dict[str, Any]] = []
     for item in items:
         rec = load_record(record_path(out_dir, item["name"]))
-        if rec is not None and rec.get("settings") == settings and not opts.force:
+        if rec is not None and same_settings(rec, settings) and not opts.force:
             records[item["name"]] = rec
             log(f"skip {item['name']}: done ({record_path(out_dir, item['name'])})")
         else:
@@ -541,7 +541,7 @@ def _write_report(
     for name in names:
         if name not in records:
             rec = load_record(record_path(out_dir, name))
-            if rec is not None and rec.get("settings") == settings:
+            if rec is not None and same_settings(rec, settings):
                 records[name] = rec
     ordered = [records[n] for n in names if n in records]
     return ordered, _render(ordered, len(names), out_dir)
