@@ -46,19 +46,25 @@ def cpu_of(rec: dict) -> str:
     return "avx512" if flags and "avx512f" in flags else "avx2"
 
 
-def paper_step(h: int, w: int, cpu: str = "avx2") -> tuple[float, bool]:
+def paper_step(h: int, w: int, cpu: str = "avx2") -> tuple[float | None, bool]:
     """The paper net's s/step at (h, w) on ``cpu``, and whether it was measured (else scaled
-    from 256² by the pixel count)."""
+    from 256² by the pixel count; None where that CPU has no measurement)."""
     steps = PAPER_STEP[cpu]
     if (h, w) in steps:
         return steps[h, w], True
+    if (256, 256) not in steps:
+        return None, False
     return steps[256, 256] * h * w / 256**2, False
 
 
 #: Peers run outside the bench (benchmarks/denoise_peers.py), by table: method -> its file in
 #: the auto folder. A value in the bench's record wins.
 EXTRA_PEERS = {
-    "denoise-CBM3D9-sigma25": {"deep_decoder": "deep_decoder.json", "zs_n2n": "zs_n2n.json"}
+    "denoise-CBM3D9-sigma25": {
+        "deep_decoder": "deep_decoder.json",
+        "zs_n2n": "zs_n2n.json",
+        "bm3d": "bm3d.json",
+    }
 }
 
 
@@ -158,7 +164,8 @@ def rows(name: str) -> list[dict]:
             "stop": fit.get("stop_reason"), "auto_s": secs.get("dip"),
             "paper": pm.get(t.paper_method),
             "published": rec.get("paper", {}).get("per_image", {}).get("dip"),
-            "paper_s": t.paper_steps * paper_step(h, w, cpu)[0], "cpu": cpu,
+            "paper_s": t.paper_steps * step if (step := paper_step(h, w, cpu)[0]) else None,
+            "cpu": cpu,
             "measured": paper_step(h, w, cpu)[1],
             **{k: m.get(k) for k, _ in t.peers}, **{f"{k}_s": secs.get(k) for k in t.timed},
         })  # fmt: skip
@@ -193,7 +200,7 @@ def render(name: str, rs: list[dict]) -> str:
         return " | ".join(cells)
 
     for r in rs:
-        ratio = r["auto_s"] / r["paper_s"] if r["auto_s"] else None
+        ratio = r["auto_s"] / r["paper_s"] if r["auto_s"] and r["paper_s"] else None
         tiles = f" ({r['tiles']})" if r["tiles"] else " (whole)"
         lines.append(
             f"| {r['image']} | {r['size']} | {r['cpu']} | {_f(r['auto'])} | {_f(r['gap'])} / "
@@ -205,7 +212,7 @@ def render(name: str, rs: list[dict]) -> str:
     if rs:
         gaps = [r["gap"] for r in rs if r["gap"] is not None]
         worst = [r["gap_max"] for r in rs if r["gap_max"] is not None]
-        ratios = [r["auto_s"] / r["paper_s"] for r in rs if r["auto_s"]]
+        ratios = [r["auto_s"] / r["paper_s"] for r in rs if r["auto_s"] and r["paper_s"]]
         lines += [
             f"| **mean of {len(rs)}** | | | {_f(_mean(rs, 'auto'))} | {_f(_mean(rs, 'gap'))} / "
             f"{_f(_mean(rs, 'gap_max'))} | | {_f(_mean(rs, 'auto_s'), 0)} | "

@@ -6,7 +6,9 @@ is denoised by the peer (fp32, one thread) and scored against the clean image:
 - ``deep_decoder`` (``deepprior.bench.deep_decoder``): the authors' k = 128, five upsamplings,
   1900 Adam steps at LR 0.01;
 - ``zs_n2n`` (``deepprior.bench.zsn2n``): as the bench runs it, 2000 steps. For images whose
-  record was made with ``--skip zs_n2n``.
+  record was made with ``--skip zs_n2n``;
+- ``bm3d``: CBM3D as the bench runs it (sigma given), for records made where the ``bm3d``
+  package was not installed.
 
 Results are merged into ``<peer>.json`` of the table's auto folder, which
 ``benchmarks/auto_table.py`` shows where the bench's record has no value; an image already
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from deepprior.bench import baselines as bl
 from deepprior.bench import data as bd
 from deepprior.bench.deep_decoder import deep_decoder_denoise
 from deepprior.bench.zsn2n import zs_n2n_denoise
@@ -37,8 +40,12 @@ from deepprior.ops import add_gaussian_noise
 
 OUT = Path(__file__).parent / "results" / "denoise-CBM3D9-sigma25-auto"
 SIGMA = 25.0
-#: peer -> (function, steps)
-PEERS = {"deep_decoder": (deep_decoder_denoise, 1900), "zs_n2n": (zs_n2n_denoise, 2000)}
+#: peer -> (function of the noisy image, its steps or None)
+PEERS = {
+    "deep_decoder": (lambda y: deep_decoder_denoise(y, steps=1900), 1900),
+    "zs_n2n": (lambda y: zs_n2n_denoise(y, steps=2000), 2000),
+    "bm3d": (lambda y: bl.denoise_bm3d(y, SIGMA / 255.0), None),
+}
 
 
 def main(peer: str, names: list[str]) -> None:
@@ -55,7 +62,7 @@ def main(peer: str, names: list[str]) -> None:
         # the bench's noisy image: same sigma, same per-image seed (bench seed 0)
         noisy = add_gaussian_noise(gt, SIGMA / 255.0, seed=bd.image_seed(0, name))
         t0 = time.perf_counter()
-        out = fn(noisy, steps=steps)
+        out = fn(noisy)
         seconds = round(time.perf_counter() - t0, 1)
         done[name] = {
             "psnr": round(float(psnr(out, gt)), 3), "seconds": seconds, "steps": steps,
