@@ -1,9 +1,11 @@
-"""Seconds per fit step of a skip net of a given width and image side (fp32, one thread).
+"""Seconds per fit step of a skip net of a given width and image side (one thread; fp32, or
+bf16 autocast with a fourth argument).
 
 Used for same-machine time ratios when a full paper-preset fit is too long to run:
 
     python benchmarks/step_time.py 128 256 15       # width 128 (the paper's), 256x256, 15 steps
     python benchmarks/step_time.py 128 224x320 4    # a non-square image (H x W)
+    python benchmarks/step_time.py 32 160 50 bf16   # bf16 autocast (fast where the CPU has bf16)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from deepprior.nets import create_net
 from deepprior.ops import DataTerm
 
 
-def main(width: int, size: str, steps: int) -> None:
+def main(width: int, size: str, steps: int, precision: str = "fp32") -> None:
     h, w = (int(v) for v in size.split("x")) if "x" in size else (int(size), int(size))
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -30,14 +32,16 @@ def main(width: int, size: str, steps: int) -> None:
     # as a task's fit does: large activations stay in the heap when memory allows
     need = estimate_fit_memory(net, 32, (h, w), dtype=torch.float32)
     keep_cpu_heap(need, available_memory(torch.device("cpu")))
-    fit(net, z, DataTerm(y), Schedule(iters=3, input_noise=1 / 30))  # warm-up
-    res = fit(net, z, DataTerm(y), Schedule(iters=steps, input_noise=1 / 30))
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    fit(net, z, DataTerm(y), Schedule(iters=3, input_noise=1 / 30), dtype=dtype)  # warm-up
+    res = fit(net, z, DataTerm(y), Schedule(iters=steps, input_noise=1 / 30), dtype=dtype)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(
-        f"width {width} size {size}: {res.seconds / steps:.3f} s/step over {steps} steps, "
+        f"width {width} size {size} {precision}: {res.seconds / steps:.3f} s/step over {steps} "
+        f"steps, "
         f"estimate {need / 2**20:.0f} MiB, peak resident {rss:.0f} MiB"
     )
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))
+    main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), *sys.argv[4:5])
