@@ -43,7 +43,7 @@ def test_masked_tasks_use_the_mask_operator_bit_for_bit():
 def test_a_plan_is_a_plain_fit():
     # solve = build_plan + fit: calling fit by hand with the plan's pieces gives the same bits.
     y = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(3))
-    res = deepprior.denoise(y, **KW)
+    res = deepprior.denoise(y, precision="fp32", **KW)  # as the plan below (auto may be bf16)
     preset = get_preset("denoise").with_overrides(iters=4, net_kwargs=NET)
     plan = build_plan(Problem("denoise", DataTerm(y, Identity()), (32, 32), 3), preset,
                       device="cpu", precision="fp32")  # fmt: skip
