@@ -58,7 +58,7 @@ def paper_step(h: int, w: int, cpu: str = "avx2") -> tuple[float | None, bool]:
 
 
 #: Peers run outside the bench (benchmarks/denoise_peers.py), by table: method -> its file in
-#: the auto folder. A value in the bench's record wins.
+#: the auto folder's peers/. A value in the bench's record wins.
 EXTRA_PEERS = {
     "denoise-CBM3D9-sigma25": {
         "deep_decoder": "deep_decoder.json",
@@ -136,7 +136,7 @@ def rows(name: str) -> list[dict]:
     extra = {
         k: json.loads(f.read_text())
         for k, fn in EXTRA_PEERS.get(name, {}).items()
-        if (f := RESULTS / f"{name}-auto" / fn).is_file()
+        if (f := RESULTS / f"{name}-auto" / "peers" / fn).is_file()
     }
     for path in sorted((RESULTS / f"{name}-auto").glob("*.json")):
         rec = json.loads(path.read_text())

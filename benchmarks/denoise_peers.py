@@ -10,7 +10,7 @@ is denoised by the peer (fp32, one thread) and scored against the clean image:
 - ``bm3d``: CBM3D as the bench runs it (sigma given), for records made where the ``bm3d``
   package was not installed.
 
-Results are merged into ``<peer>.json`` of the table's auto folder, which
+Results are merged into ``peers/<peer>.json`` of the table's auto folder, which
 ``benchmarks/auto_table.py`` shows where the bench's record has no value; an image already
 there is skipped.
 
@@ -51,7 +51,8 @@ PEERS = {
 def main(peer: str, names: list[str]) -> None:
     torch.set_num_threads(1)
     fn, steps = PEERS[peer]
-    out_file = OUT / f"{peer}.json"
+    out_file = OUT / "peers" / f"{peer}.json"
+    out_file.parent.mkdir(exist_ok=True)
     data_dir = bd.resolve_data_dir()
     names = names or list(bd.DATASETS["CBM3D9"])
     done = json.loads(out_file.read_text()) if out_file.exists() else {}

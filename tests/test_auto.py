@@ -82,6 +82,7 @@ def test_bench_auto_quick_and_curves(tmp_path, monkeypatch):
     assert fit["preset"]["name"] == "auto"
     assert len(fit["curve"]["step"]) == 2  # PSNR every 10 of the 20 steps
     assert fit["oracle"]["psnr"] == max(fit["curve"]["psnr_ema"])
+    (out / "peers.json").write_text('{"image_House256rgb": {"psnr": 30.0}}')  # not a record
     res = runner.invoke(cli, ["bench", "curves", "denoise", "--quick"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     table = (out / "comparison.md").read_text()

@@ -147,9 +147,9 @@ def write_comparison(
     """Write ``comparison.md``, ``curves.json`` and ``curves.png`` into ``other_dir``."""
     from ..io import atomic_write_bytes
 
-    def records(d: Path) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted(d.glob("*.json"))
-                if not p.name.startswith(("curves", "summary"))]  # fmt: skip
+    def records(d: Path) -> list[dict[str, Any]]:  # the bench's records: other JSON is left
+        found = (json.loads(p.read_text()) for p in sorted(d.glob("*.json")))
+        return [r for r in found if isinstance(r, dict) and "image" in r and "metrics" in r]
 
     paper, other = records(paper_dir), records(other_dir)
     rows = compare_rows(paper, other, metric)
