@@ -57,15 +57,9 @@ def paper_step(h: int, w: int, cpu: str = "avx2") -> tuple[float | None, bool]:
     return steps[256, 256] * h * w / 256**2, False
 
 
-#: Peers run outside the bench (benchmarks/denoise_peers.py), by table: method -> its file in
-#: the auto folder's peers/. A value in the bench's record wins.
-EXTRA_PEERS = {
-    "denoise-CBM3D9-sigma25": {
-        "deep_decoder": "deep_decoder.json",
-        "zs_n2n": "zs_n2n.json",
-        "bm3d": "bm3d.json",
-    }
-}
+#: Peers run outside the bench (benchmarks/denoise_peers.py), by table: each method's results
+#: are in the auto folder's peers/<method>.json. A value in the bench's record wins.
+EXTRA_PEERS = {"denoise-CBM3D9-sigma25": ("deep_decoder", "zs_n2n", "bm3d")}
 
 
 #: Peers read from the paper preset's record where there is one: the pixel-space fits, which
@@ -135,8 +129,8 @@ def rows(name: str) -> list[dict]:
     t, out = TABLES[name], []
     extra = {
         k: json.loads(f.read_text())
-        for k, fn in EXTRA_PEERS.get(name, {}).items()
-        if (f := RESULTS / f"{name}-auto" / "peers" / fn).is_file()
+        for k in EXTRA_PEERS.get(name, ())
+        if (f := RESULTS / f"{name}-auto" / "peers" / f"{k}.json").is_file()
     }
     for path in sorted((RESULTS / f"{name}-auto").glob("*.json")):
         rec = json.loads(path.read_text())
@@ -157,6 +151,7 @@ def rows(name: str) -> list[dict]:
             if rec["image"] in by_image and m.get(k) is None:
                 m[k], secs[k] = by_image[rec["image"]]["psnr"], by_image[rec["image"]]["seconds"]
         cpu = cpu_of(rec)
+        step, measured = paper_step(h, w, cpu)
         out.append({
             "image": rec["image"], "size": f"{w}×{h}", "auto": m.get("dip"),
             "gap": oracle.get("gap"), "gap_max": oracle.get("gap_max", oracle.get("gap")),
@@ -164,9 +159,7 @@ def rows(name: str) -> list[dict]:
             "stop": fit.get("stop_reason"), "auto_s": secs.get("dip"),
             "paper": pm.get(t.paper_method),
             "published": rec.get("paper", {}).get("per_image", {}).get("dip"),
-            "paper_s": t.paper_steps * step if (step := paper_step(h, w, cpu)[0]) else None,
-            "cpu": cpu,
-            "measured": paper_step(h, w, cpu)[1],
+            "paper_s": t.paper_steps * step if step else None, "cpu": cpu, "measured": measured,
             **{k: m.get(k) for k, _ in t.peers}, **{f"{k}_s": secs.get(k) for k in t.timed},
         })  # fmt: skip
     return out

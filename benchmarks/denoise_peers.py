@@ -17,6 +17,9 @@ there is skipped.
     python benchmarks/denoise_peers.py deep_decoder image_House256rgb
     python benchmarks/denoise_peers.py zs_n2n kodim01 kodim02
     python benchmarks/denoise_peers.py deep_decoder     # every CBM3D9 image not yet done
+
+Runs of one peer on different images may go in parallel: each merges its result into the file
+as it writes.
 """
 
 from __future__ import annotations
@@ -40,17 +43,17 @@ from deepprior.ops import add_gaussian_noise
 
 OUT = Path(__file__).parent / "results" / "denoise-CBM3D9-sigma25-auto"
 SIGMA = 25.0
-#: peer -> (function of the noisy image, its steps or None)
+#: peer -> (its function of the noisy image, the settings it is called with)
 PEERS = {
-    "deep_decoder": (lambda y: deep_decoder_denoise(y, steps=1900), 1900),
-    "zs_n2n": (lambda y: zs_n2n_denoise(y, steps=2000), 2000),
-    "bm3d": (lambda y: bl.denoise_bm3d(y, SIGMA / 255.0), None),
+    "deep_decoder": (deep_decoder_denoise, {"steps": 1900}),
+    "zs_n2n": (zs_n2n_denoise, {"steps": 2000}),
+    "bm3d": (bl.denoise_bm3d, {"sigma": SIGMA / 255.0}),
 }
 
 
 def main(peer: str, names: list[str]) -> None:
     torch.set_num_threads(1)
-    fn, steps = PEERS[peer]
+    fn, kwargs = PEERS[peer]
     out_file = OUT / "peers" / f"{peer}.json"
     out_file.parent.mkdir(exist_ok=True)
     data_dir = bd.resolve_data_dir()
@@ -63,13 +66,17 @@ def main(peer: str, names: list[str]) -> None:
         # the bench's noisy image: same sigma, same per-image seed (bench seed 0)
         noisy = add_gaussian_noise(gt, SIGMA / 255.0, seed=bd.image_seed(0, name))
         t0 = time.perf_counter()
-        out = fn(noisy)
+        out = fn(noisy, **kwargs)
         seconds = round(time.perf_counter() - t0, 1)
-        done[name] = {
-            "psnr": round(float(psnr(out, gt)), 3), "seconds": seconds, "steps": steps,
-            "size": list(gt.shape), "host": host_summary(), "threads": 1,
+        rec = {
+            "psnr": round(float(psnr(out, gt)), 3), "seconds": seconds,
+            "steps": kwargs.get("steps"), "size": list(gt.shape), "host": host_summary(),
+            "threads": 1,
         }  # fmt: skip
-        print(f"{name}: {peer} {done[name]['psnr']:.2f} dB in {seconds:.0f} s", flush=True)
+        print(f"{name}: {peer} {rec['psnr']:.2f} dB in {seconds:.0f} s", flush=True)
+        # re-read before writing, so that runs of one peer on other images in parallel merge
+        done = json.loads(out_file.read_text()) if out_file.exists() else {}
+        done[name] = rec
         atomic_write_text(out_file, json.dumps(done, indent=1, sort_keys=True) + "\n")
 
 

@@ -37,16 +37,24 @@ def select_device(name: str = "auto") -> torch.device:
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU feature flags from /proc/cpuinfo (empty where that file does not exist)."""
+def _cpuinfo() -> dict[str, str]:
+    """The first CPU's fields in /proc/cpuinfo (empty where that file does not exist)."""
+    fields: dict[str, str] = {}
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
             for line in f:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
+                if not line.strip():  # the first processor's block ends here
+                    break
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return frozenset()
+    return fields
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags from /proc/cpuinfo (empty where that file does not exist)."""
+    return frozenset(_cpuinfo().get("flags", "").split())
 
 
 #: The CPU features that change a fit's speed here: vector width and native bf16 units.
@@ -62,19 +70,10 @@ def host_summary() -> dict[str, object]:
         >>> sorted(host_summary())
         ['cores', 'cpu', 'cpu_flags', 'gpu']
     """
-    model = ""
-    try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     flags = cpu_flags()
     return {
-        "cpu": model, "cores": os.cpu_count(), "gpu": gpu,
+        "cpu": _cpuinfo().get("model name", ""), "cores": os.cpu_count(), "gpu": gpu,
         "cpu_flags": [f for f in SPEED_FLAGS if f in flags],
     }  # fmt: skip
 

@@ -244,12 +244,27 @@ def keep_cpu_heap_for(
         >>> keep_cpu_heap_for(create_net("skip", 8, 3), torch.zeros(1, 8, 32, 32), "meta")
         False
     """
+    if _heap_kept:  # already so for this process: no need to estimate again
+        return torch.device(device).type == "cpu"
+    need = estimate_fit_memory(net, z.shape[1], (z.shape[-2], z.shape[-1]), dtype=dtype)
+    return keep_cpu_heap_on(device, need)
+
+
+def keep_cpu_heap_on(device: torch.device | str, need: int) -> bool:
+    """:func:`keep_cpu_heap` for ``need`` bytes on ``device``, measured against the memory
+    available there; nothing is changed off the CPU. For loops of their own (the bench's
+    zero-shot peers).
+
+    Returns:
+        True when large tensors now stay in the heap.
+
+    Example:
+        >>> keep_cpu_heap_on("meta", 2**20)
+        False
+    """
     device = torch.device(device)
     if device.type != "cpu":
         return False
-    if _heap_kept:  # already so for this process: no need to estimate again
-        return True
     from .device import available_memory
 
-    need = estimate_fit_memory(net, z.shape[1], (z.shape[-2], z.shape[-1]), dtype=dtype)
     return keep_cpu_heap(need, available_memory(device))

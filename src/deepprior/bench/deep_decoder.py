@@ -21,6 +21,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..memory import keep_cpu_heap_on
+
 __all__ = ["DeepDecoder", "deep_decoder_denoise"]
 
 
@@ -90,12 +92,9 @@ def deep_decoder_denoise(
     """
     torch.manual_seed(seed)
     y = noisy.float().unsqueeze(0).to(device)
-    if y.device.type == "cpu":  # the allocator DIP's fits get (deepprior.memory.keep_cpu_heap)
-        from ..device import available_memory
-        from ..memory import keep_cpu_heap
-
-        # about a dozen k-channel float32 images of the input's size are alive at once
-        keep_cpu_heap(12 * channels * 4 * y.shape[-2] * y.shape[-1], available_memory(y.device))
+    # the allocator DIP's fits get: about a dozen k-channel float32 images of the input's
+    # size are alive at once
+    keep_cpu_heap_on(y.device, 12 * channels * 4 * y.shape[-2] * y.shape[-1])
     net = DeepDecoder(tuple(y.shape[-2:]), y.shape[1], channels).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     for _ in range(steps):

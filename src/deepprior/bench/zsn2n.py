@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..memory import keep_cpu_heap_on
+
 __all__ = ["ZSN2NNet", "pair_downsample", "zs_n2n_loss", "zs_n2n_denoise"]
 
 
@@ -84,12 +86,9 @@ def zs_n2n_denoise(
     """
     torch.manual_seed(seed)
     y = noisy.float().unsqueeze(0).to(device)
-    if y.device.type == "cpu":  # the allocator DIP's fits get (deepprior.memory.keep_cpu_heap)
-        from ..device import available_memory
-        from ..memory import keep_cpu_heap
-
-        # about a dozen 48-channel float32 images of the input's size are alive at once
-        keep_cpu_heap(12 * 48 * 4 * y.shape[-2] * y.shape[-1], available_memory(y.device))
+    # the allocator DIP's fits get: about a dozen 48-channel float32 images of the input's
+    # size are alive at once
+    keep_cpu_heap_on(y.device, 12 * 48 * 4 * y.shape[-2] * y.shape[-1])
     h, w = (y.shape[-2] // 2) * 2, (y.shape[-1] // 2) * 2
     y_even = y[..., :h, :w]
     net = ZSN2NNet(y.shape[1]).to(device)

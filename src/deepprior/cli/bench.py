@@ -75,6 +75,11 @@ def _table_options(fn: Callable) -> Callable:
     return fn
 
 
+def _names(text: str | None) -> tuple[str, ...]:
+    """The names of a comma-separated option (``--only``, ``--skip``)."""
+    return tuple(n.strip() for n in (text or "").split(",") if n.strip())
+
+
 def _run(table: str, **kw: Any) -> None:
     from ..bench.tables import BenchOptions, run_table
     from ..device import select_device
@@ -87,10 +92,10 @@ def _run(table: str, **kw: Any) -> None:
     opts = BenchOptions(
         table=table, data_dir=kw.pop("data_dir"), out=kw.pop("out"), quick=kw.pop("quick"),
         quick_size=kw.pop("quick_size"), limit=kw.pop("limit"), iters=kw.pop("iters"),
-        only=tuple(n.strip() for n in (kw.pop("only") or "").split(",") if n.strip()),
+        only=_names(kw.pop("only")),
         seed=kw.pop("seed"), device=kw.pop("device"), precision=kw.pop("precision"),
         jobs=kw.pop("jobs"), baselines=not kw.pop("no_baselines"), force=kw.pop("force"),
-        skip=tuple(n.strip() for n in (kw.pop("skip") or "").split(",") if n.strip()),
+        skip=_names(kw.pop("skip")),
         progress=progress, preset=kw.pop("preset"), **kw,
     )  # fmt: skip
 
