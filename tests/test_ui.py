@@ -265,13 +265,14 @@ def test_browser_paints_a_mask_and_inpaints(served, clean, tmp_path) -> None:
         _paint_stroke(page, editor)
         page.get_by_role("combobox", name="Preset").click()
         page.get_by_role("option", name="fast").click()
-        # enough steps for the fit to outlast a few previews (one a second at most) even on a
-        # fast, idle machine; a 20-step fit could end within one page refresh
-        page.get_by_role("spinbutton", name="Steps (0 or blank: the preset's)").fill("300")
+        # a fit of several seconds (about 6 s here), so that the page shows several previews
+        # (the fit makes one a second at most): a 20-step fit (about 1 s) once showed only its
+        # final image on a loaded machine
+        page.get_by_role("spinbutton", name="Steps (0 or blank: the preset's)").fill("100")
         page.locator("#dp-run").click()
         seen = _watch(page)
         assert len(seen) >= 2  # the preview changed while the fit ran
-        assert "step 300/300" in page.locator("#dp-progress").inner_text()
+        assert "step 100/100" in page.locator("#dp-progress").inner_text()
         with page.expect_download() as download:
             page.locator('#dp-files a[download$=".png"]').click()
         path = tmp_path / "result.png"
