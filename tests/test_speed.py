@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from deepprior.bench import speed
 from deepprior.bench.speed import CONFIGS, count_flops, run_speed
 from deepprior.cli import cli
+from deepprior.device import host_summary
 from deepprior.errors import DeepPriorError
 
 
@@ -40,6 +41,9 @@ def test_speed_command_writes_table_and_json(tmp_path):
         assert r["s_per_step"] > 0 and r["steps"] == 2 and r["gflop_per_step"] > 0
     assert set(data["speedups"]) == {"64/deepprior", "64/checkpoint"}
     assert "| 64 | baseline | float32 |" in res.output
+    # the machine it ran on, as bench records name it (CPU model and speed flags)
+    assert data["machine"]["cpu"] == host_summary()["cpu"]
+    assert data["machine"]["cpu_flags"] == host_summary()["cpu_flags"]
 
 
 def test_speed_rejects_bad_settings():

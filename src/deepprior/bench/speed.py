@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ..callbacks import Callback, StepInfo
-from ..device import cpu_flags, resolve_precision, select_device
+from ..device import host_summary, resolve_precision, select_device
 from ..errors import DeepPriorError
 from ..fit import FitResult, fit
 from ..flops import count_flops
@@ -250,9 +250,8 @@ def run_speed(
         "machine": {
             "torch": torch.__version__,
             "python": platform.python_version(),
-            "cpu": platform.processor() or platform.machine(),
             "threads": torch.get_num_threads(),
-            "cpu_bf16": sorted(cpu_flags() & {"amx_bf16", "avx512_bf16", "avx512f"}),
+            **host_summary(),  # CPU model and flags: times from two machines never read as one
             "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
         },
     }
