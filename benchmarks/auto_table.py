@@ -42,15 +42,25 @@ PAPER_STEP = {
     "amx": {(256, 256): 1.509, (512, 512): 7.389},
 }
 
-#: Records whose fit was stopped on one machine and resumed on another: their seconds mix two
+#: Records whose fit was stopped on one machine and resumed on another, written before a fit
+#: kept its machines (``fits.dip.hosts``, which now says so by itself): their seconds mix two
 #: CPUs, so they get no time ratio.
 MOVED = {"sr-Set14-x4": {"barbara": "avx512, then amx", "monarch": "avx512, then amx"}}
 
 
-def cpu_of(rec: dict) -> str:
-    """The PAPER_STEP key of the CPU a record ran on."""
-    flags = (rec.get("host") or {}).get("cpu_flags") or []
+def cpu_key(host: dict) -> str:
+    """The PAPER_STEP key of a machine (:func:`deepprior.device.host_summary`)."""
+    flags = host.get("cpu_flags") or []
     return "amx" if "amx_bf16" in flags else "avx512" if "avx512f" in flags else "avx2"
+
+
+def cpu_of(rec: dict) -> str:
+    """The PAPER_STEP key of the CPU a record ran on; ``"A, then B"`` for a fit resumed on
+    other machines (its seconds are then no one machine's)."""
+    hosts = rec.get("fits", {}).get("dip", {}).get("hosts") or [rec.get("host") or {}]
+    if len(hosts) > 1:
+        return ", then ".join(cpu_key(h) if h.get("cpu_flags") else "unknown" for h in hosts)
+    return cpu_key(hosts[0])
 
 
 def paper_step(h: int, w: int, cpu: str = "avx2") -> tuple[float | None, bool]:
@@ -157,10 +167,8 @@ def rows(name: str) -> list[dict]:
         for k, by_image in extra.items():
             if rec["image"] in by_image and m.get(k) is None:
                 m[k], secs[k] = by_image[rec["image"]]["psnr"], by_image[rec["image"]]["seconds"]
-        cpu = cpu_of(rec)
-        step, measured = paper_step(h, w, cpu)
-        if rec["image"] in MOVED.get(name, {}):
-            cpu, step = MOVED[name][rec["image"]], None
+        cpu = MOVED.get(name, {}).get(rec["image"]) or cpu_of(rec)
+        step, measured = paper_step(h, w, cpu) if cpu in PAPER_STEP else (None, False)
         out.append({
             "image": rec["image"], "size": f"{w}×{h}", "auto": m.get("dip"),
             "gap": oracle.get("gap"), "gap_max": oracle.get("gap_max", oracle.get("gap")),

@@ -226,6 +226,24 @@ def test_resumed_fit_equals_the_uninterrupted_one(tmp_path, optimize_input):
     assert rest.seconds > state["seconds"] > 0  # the time of both runs
 
 
+def test_a_fit_resumed_on_another_machine_names_both(monkeypatch):
+    import importlib
+
+    fit_mod = importlib.import_module("deepprior.fit")  # the module (deepprior.fit is fit())
+    here = fit_mod.host_summary()
+    part = fit(*_setup(), DataTerm(TARGET), Schedule(iters=9), callbacks=[StopAt(4)])
+    assert part.hosts == [here] and part.state()["hosts"] == [here]
+    same = fit(*_setup(), DataTerm(TARGET), Schedule(iters=9), resume=part.state())
+    assert same.hosts == [here]  # resumed where it was saved: one machine
+    other = {**here, "cpu": "Another CPU", "cpu_flags": ["avx2"]}
+    monkeypatch.setattr(fit_mod, "host_summary", lambda: other)
+    moved = fit(*_setup(), DataTerm(TARGET), Schedule(iters=9), resume=part.state())
+    assert moved.hosts == [here, other] and moved.iters_run == 9
+    older = {k: v for k, v in part.state().items() if k != "hosts"}  # a state naming no host
+    assert fit(*_setup(), DataTerm(TARGET), Schedule(iters=9), resume=older).hosts == [
+        fit_mod.UNKNOWN_HOST, other]
+
+
 def test_resume_errors(tmp_path):
     part = fit(*_setup(), DataTerm(TARGET), Schedule(iters=9), callbacks=[StopAt(6)])
     state = part.state()

@@ -26,8 +26,9 @@ class Echo(Task):
     presets = {"paper": Preset("paper", "", iters=3)}
     inputs = (Option("image", kind="image", positional=True),)
 
-    def __init__(self, name: str = "denoise", interrupt_at: int | None = None) -> None:
-        self.name = name
+    def __init__(self, name: str = "denoise", interrupt_at: int | None = None,
+                 host: str = "A") -> None:  # fmt: skip
+        self.name, self.host = name, {"cpu": host}
         self.fits: list[dict[str, Any]] = []
         self.interrupt_at = interrupt_at
 
@@ -39,7 +40,8 @@ class Echo(Task):
         stop = self.interrupt_at is not None and len(self.fits) == self.interrupt_at
         h, w = out.shape[-2:]
         report = {"canvas": [w, h], "estimated_memory_mib": h * w / 1e4,
-                  "seconds_per_iter": 1e-3, "iters_run": 3, "fit_seconds": 0.5}  # fmt: skip
+                  "seconds_per_iter": 1e-3, "iters_run": 3, "fit_seconds": 0.5,
+                  "hosts": [self.host]}  # fmt: skip
         return Result(out, out, None, report=report, interrupted=stop)
 
 
@@ -146,10 +148,11 @@ def test_an_interrupted_run_resumes_at_the_tile_it_stopped_in(tmp_path):
     with pytest.raises(DeepPriorError, match="from another run"):
         solve_tiled(Echo(), img.flip(-1), tile=24, overlap=6, state_dir=state, resume=True,
                     progress=False)  # fmt: skip
-    second = Echo()
+    second = Echo(host="B")  # resumed on another machine
     res = solve_tiled(second, img, tile=24, overlap=6, state_dir=state, resume=True,
                       progress=False)  # fmt: skip
     assert not res.interrupted and len(second.fits) == 12 - 3
+    assert res.report["hosts"] == [{"cpu": "A"}, {"cpu": "B"}]  # the seconds of two machines
     assert torch.allclose(res.image, img, atol=1e-6)
     # the totals count the tiles the first run finished too
     assert res.report["iters_run"] == 12 * 3 and res.report["fit_seconds"] == 12 * 0.5

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .device import autocast, should_compile
+from .device import autocast, host_summary, should_compile
 from .errors import DeepPriorError, StateMismatch
 from .signals import sigterm_to_interrupt
 
@@ -167,6 +167,9 @@ class FitResult:
         stop_reason: why a callback ended the fit before ``iters`` (``None``: it ran on).
         images: further images callbacks made (e.g. ``best``, the output a stopping rule
             chose), (1, C, H, W) float32 on the CPU.
+        hosts: the machines the fit ran on (:func:`deepprior.device.host_summary`), in the
+            order they first ran it: more than one when it was resumed on another machine,
+            so that its ``seconds`` are not read as one machine's.
 
     :meth:`state` gives everything needed to continue the fit later (``fit(..., resume=)``).
     """
@@ -186,6 +189,7 @@ class FitResult:
     resumable: bool = True
     stop_reason: str | None = None
     images: dict[str, torch.Tensor] = field(default_factory=dict)
+    hosts: list[dict[str, Any]] = field(default_factory=list)
     _state: Callable[[], dict[str, Any]] | None = field(default=None, repr=False)
 
     def state(self) -> dict[str, Any]:
@@ -356,6 +360,7 @@ class _Loop:
         self.backtracks = 0
         self.step = 0
         self.lr_scale = 1.0
+        self.hosts: list[dict[str, Any]] = [host_summary()]
         self.store = _Checkpoint(net, opt, z if schedule.optimize_input else None)
         db = schedule.backtrack_db
         self.threshold = None if db is None else 10 ** (db / 10)
@@ -417,7 +422,7 @@ class _Loop:
             "format": STATE_FORMAT, "step": self.step, "seconds": seconds,
             "net": self.net.state_dict(), "optimizer": self.opt.state_dict(),
             "z": self.z.detach(), "ema": self.ema, "losses": self.losses[: self.step].clone(),
-            "backtracks": self.backtracks, "lr_scale": self.lr_scale,
+            "backtracks": self.backtracks, "lr_scale": self.lr_scale, "hosts": list(self.hosts),
             "noise_rng": None if self.noise is None else self.noise.gen.get_state(),
             "backtrack": None if ckpt is None else {**ckpt, "saved": self.store.saved},
             "callbacks": {
@@ -551,7 +556,8 @@ def _run(loop: _Loop, active: list[Callback], before: float, compiled: bool) -> 
         iters_run=loop.step, seconds=seconds, interrupted=interrupted,
         backtracks=loop.backtracks, net=loop.net, z=loop.z.detach(), optimizer=loop.opt,
         compiled=compiled, start=start, resumable=not stop.forced,
-        stop_reason=stop_reason[0] if stop_reason else None, _state=current_state,
+        stop_reason=stop_reason[0] if stop_reason else None, hosts=list(loop.hosts),
+        _state=current_state,
     )  # fmt: skip
     for cb in active:
         cb.on_end(result)
@@ -559,6 +565,22 @@ def _run(loop: _Loop, active: list[Callback], before: float, compiled: bool) -> 
 
 
 STATE_FORMAT = 1
+#: The machine of a state that does not name one.
+UNKNOWN_HOST: dict[str, Any] = {"cpu": "unknown"}
+
+
+def merge_hosts(*lists: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct machines of ``lists``, in order of first appearance.
+
+    Example:
+        >>> a, b = {"cpu": "A"}, {"cpu": "B"}
+        >>> merge_hosts([a], [b, a])
+        [{'cpu': 'A'}, {'cpu': 'B'}]
+    """
+    out: list[dict[str, Any]] = []
+    for hosts in lists:
+        out += [h for h in hosts if h not in out]
+    return out
 
 
 def _load_state(st: dict[str, Any], loop: _Loop, callbacks: Sequence[Callback]) -> None:
@@ -595,6 +617,7 @@ def _load_state(st: dict[str, Any], loop: _Loop, callbacks: Sequence[Callback]) 
         loop.ckpt = store.state
     loop.step, loop.backtracks = step, int(st.get("backtracks", 0))
     loop.lr_scale = float(st.get("lr_scale", 1.0))
+    loop.hosts = merge_hosts(st.get("hosts") or [UNKNOWN_HOST], loop.hosts)
     saved_cbs = st.get("callbacks") or {}
     for cb in callbacks:
         name = type(cb).__name__

@@ -43,7 +43,7 @@ import torch
 
 from .errors import DeepPriorError
 from .finite import dumps_strict
-from .fit import Callback, FitResult, Schedule, StepInfo
+from .fit import Callback, FitResult, Schedule, StepInfo, merge_hosts
 from .tasks.base import Result
 from .tasks.registry import Task, get_task, list_tasks
 
@@ -698,7 +698,8 @@ def _tile_record(tile: Tile, res: Result) -> dict[str, Any]:
     rep = res.report
     rec = {"index": tile.index, "fit": list(tile.fit), "iters_run": rep.get("iters_run"),
            "fit_seconds": rep.get("fit_seconds", rep.get("seconds")),
-           "stop_reason": rep.get("stop_reason"), "best_step": rep.get("best_step")}  # fmt: skip
+           "stop_reason": rep.get("stop_reason"), "best_step": rep.get("best_step"),
+           "hosts": rep.get("hosts") or []}  # fmt: skip
     if res.metrics.get("psnr") is not None:
         rec.update(psnr=res.metrics["psnr"], best_psnr=rep.get("best_psnr"),
                    best_psnr_step=rep.get("best_psnr_step"))  # fmt: skip
@@ -858,6 +859,8 @@ def solve_tiled(
     if not interrupted:  # every tile, including those finished by an earlier, resumed run
         report["iters_run"] = sum(int(r.get("iters_run") or 0) for r in records.values())
         report["fit_seconds"] = round(sum(r.get("fit_seconds") or 0.0 for r in records.values()), 3)
+    report["hosts"] = merge_hosts(*(r.get("hosts") or [] for r in records.values()),
+                                  report.get("hosts") or [])  # every tile's machine
     metrics = _metrics(image, fallback, kw.get("gt"), scale)
     if metrics:
         report["metrics"] = metrics  # of the blended image (not of one tile)

@@ -73,7 +73,7 @@ def build_report(
         "canvas": [plan.canvas[1], plan.canvas[0]],
         "net_parameters": sum(p.numel() for p in plan.net.parameters()),
         "iters_run": fr.iters_run, "stop_reason": fr.stop_reason,
-        "best_step": best[-1] if best else None, "resumed_from": fr.start,
+        "best_step": best[-1] if best else None, "resumed_from": fr.start, "hosts": fr.hosts,
         "interrupted": fr.interrupted, "backtracks": fr.backtracks,
         "seconds": round(seconds, 3),
         "seconds_per_iter": round(fr.seconds / max(fr.iters_run, 1), 5),

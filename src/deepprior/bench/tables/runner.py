@@ -239,7 +239,7 @@ class _Runner:
             k: r.get(k)
             for k in ("prior", "restarts", "settings", "iters_run", "seconds", "seconds_per_iter",
                       "device", "dtype", "canvas", "net_parameters", "backtracks", "interrupted",
-                      "resumed_from", "fit_seconds")
+                      "resumed_from", "fit_seconds", "hosts")
         }  # fmt: skip
         self.fits[name]["preset"] = r.get("preset")
         self.fits[name].update(_stop_and_curve(res))
