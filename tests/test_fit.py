@@ -240,8 +240,8 @@ def test_a_fit_resumed_on_another_machine_names_both(monkeypatch):
     moved = fit(*_setup(), DataTerm(TARGET), Schedule(iters=9), resume=part.state())
     assert moved.hosts == [here, other] and moved.iters_run == 9
     older = {k: v for k, v in part.state().items() if k != "hosts"}  # a state naming no host
-    assert fit(*_setup(), DataTerm(TARGET), Schedule(iters=9), resume=older).hosts == [
-        fit_mod.UNKNOWN_HOST, other]
+    unknown = fit(*_setup(), DataTerm(TARGET), Schedule(iters=9), resume=older)
+    assert unknown.hosts == [fit_mod.UNKNOWN_HOST, other]
 
 
 def test_resume_errors(tmp_path):

@@ -859,8 +859,8 @@ def solve_tiled(
     if not interrupted:  # every tile, including those finished by an earlier, resumed run
         report["iters_run"] = sum(int(r.get("iters_run") or 0) for r in records.values())
         report["fit_seconds"] = round(sum(r.get("fit_seconds") or 0.0 for r in records.values()), 3)
-    report["hosts"] = merge_hosts(*(r.get("hosts") or [] for r in records.values()),
-                                  report.get("hosts") or [])  # every tile's machine
+    hosts = [r.get("hosts") or [] for r in records.values()]
+    report["hosts"] = merge_hosts(*hosts, report.get("hosts") or [])  # every tile's machine
     metrics = _metrics(image, fallback, kw.get("gt"), scale)
     if metrics:
         report["metrics"] = metrics  # of the blended image (not of one tile)
