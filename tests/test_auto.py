@@ -82,6 +82,8 @@ def test_bench_auto_quick_and_curves(tmp_path, monkeypatch):
     assert fit["preset"]["name"] == "auto"
     assert len(fit["curve"]["step"]) == 2  # PSNR every 10 of the 20 steps
     assert fit["oracle"]["psnr"] == max(fit["curve"]["psnr_ema"])
+    loss = fit["curve"]["loss"]  # the training loss at the PSNR's steps: an MSE to the input
+    assert len(loss) == 2 and all(0 < v < 1 for v in loss), loss
     (out / "peers.json").write_text('{"image_House256rgb": {"psnr": 30.0}}')  # not a record
     res = runner.invoke(cli, ["bench", "curves", "denoise", "--quick"], catch_exceptions=False)
     assert res.exit_code == 0, res.output

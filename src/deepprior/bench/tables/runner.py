@@ -11,6 +11,7 @@ from __future__ import annotations
 import glob
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -74,7 +75,8 @@ def git_commit() -> str | None:
 
 def _stop_and_curve(res: Any) -> dict[str, Any]:
     """Where a fit stopped and why, its PSNR curve against the reference (step, seconds,
-    PSNR of the iterate and of its EMA), and the curve's best point: the oracle stop."""
+    PSNR of the iterate and of its EMA, and the training loss at those steps, which tells a
+    loss spike from overfitting), and the curve's best point: the oracle stop."""
     tiles = res.report.get("tiles")
     if tiles is not None:  # a tiled fit: each tile stopped on its own, with its own curve
         return _tiles_stop(tiles)
@@ -87,6 +89,8 @@ def _stop_and_curve(res: Any) -> dict[str, Any]:
         curve = {"step": h["psnr_step"], "seconds": h.get("psnr_seconds", []), "psnr": h["psnr"]}
         if h.get("psnr_ema"):
             curve["psnr_ema"] = h["psnr_ema"]
+        if loss := h.get("loss"):
+            curve["loss"] = [_loss_at(loss, s) for s in curve["step"]]
         key = "psnr_ema" if "psnr_ema" in curve else "psnr"
         i = max(range(len(curve[key])), key=curve[key].__getitem__)
         out["curve"] = curve
@@ -95,6 +99,18 @@ def _stop_and_curve(res: Any) -> dict[str, Any]:
         if final is not None:
             out["oracle"]["gap"] = round(curve[key][i] - final, 3)
     return out
+
+
+def _loss_at(loss: list[float], step: int) -> float | None:
+    """The training loss of step ``step`` (1-based) to 6 digits; None where there is none.
+
+    Example:
+        >>> nan = float("nan")
+        >>> _loss_at([0.5, 0.25, nan], 2), _loss_at([0.5], 3), _loss_at([0.5, 0.25, nan], 3)
+        (0.25, None, None)
+    """
+    v = float(loss[step - 1]) if 0 < step <= len(loss) else math.nan
+    return float(f"{v:.6g}") if math.isfinite(v) else None
 
 
 def _tiles_stop(tiles: dict[str, Any]) -> dict[str, Any]:
