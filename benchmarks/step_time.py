@@ -1,11 +1,11 @@
 """Seconds per fit step of a skip net of a given width and image side (one thread; fp32, or
-bf16 autocast with a fourth argument).
+with a fourth argument bf16 as a fit runs it by default: autocast and channels-last).
 
 Used for same-machine time ratios when a full paper-preset fit is too long to run:
 
     python benchmarks/step_time.py 128 256 15       # width 128 (the paper's), 256x256, 15 steps
     python benchmarks/step_time.py 128 224x320 4    # a non-square image (H x W)
-    python benchmarks/step_time.py 32 160 50 bf16   # bf16 autocast (fast where the CPU has bf16)
+    python benchmarks/step_time.py 32 160 50 bf16   # bf16 channels-last: fast with bf16 units
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from deepprior.fit import Schedule, fit
 from deepprior.memory import estimate_fit_memory, keep_cpu_heap
 from deepprior.nets import create_net
 from deepprior.ops import DataTerm
+from deepprior.plan import channels_last_for
 
 
 def main(width: int, size: str, steps: int, precision: str = "fp32") -> None:
@@ -33,8 +34,9 @@ def main(width: int, size: str, steps: int, precision: str = "fp32") -> None:
     need = estimate_fit_memory(net, 32, (h, w), dtype=torch.float32)
     keep_cpu_heap(need, available_memory(torch.device("cpu")))
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
-    fit(net, z, DataTerm(y), Schedule(iters=3, input_noise=1 / 30), dtype=dtype)  # warm-up
-    res = fit(net, z, DataTerm(y), Schedule(iters=steps, input_noise=1 / 30), dtype=dtype)
+    how = {"dtype": dtype, "channels_last": channels_last_for(torch.device("cpu"), dtype)}
+    fit(net, z, DataTerm(y), Schedule(iters=3, input_noise=1 / 30), **how)  # warm-up
+    res = fit(net, z, DataTerm(y), Schedule(iters=steps, input_noise=1 / 30), **how)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print(
         f"width {width} size {size} {precision}: {res.seconds / steps:.3f} s/step over {steps} "
