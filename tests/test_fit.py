@@ -35,6 +35,21 @@ class JumpAt(torch.nn.Module):
         return loss * self.value if self.calls == self.at + 1 else loss
 
 
+class ClimbFrom(torch.nn.Module):
+    """The MSE data term, except that calls ``at + 1`` to ``at + 4`` scale the loss up by 2 dB
+    more each: a climb of 8 dB in which no step rises by 5 dB over the one before."""
+
+    def __init__(self, at: int):
+        super().__init__()
+        self.inner = DataTerm(TARGET)
+        self.at, self.calls = at, 0
+
+    def forward(self, x):
+        self.calls += 1
+        k = self.calls - self.at
+        return self.inner(x) * 10 ** (0.2 * k) if 0 < k <= 4 else self.inner(x)
+
+
 class Record(Callback):
     def __init__(self):
         self.every = 1
@@ -60,6 +75,25 @@ def test_backtracking_restores_parameters_and_optimizer_state(bad):
     # Adam's moments and step count were restored too, and the learning rate damped.
     opt_steps = {int(s["step"]) for s in _adam_state(res)}
     assert opt_steps == {4}
+
+
+def test_a_slow_climb_of_the_loss_returns_to_the_state_before_it():
+    sched = dict(iters=8, lr=0.05, input_noise=0.0, ema=None, backtrack_db=5.0)
+    ref = fit(*_setup(), DataTerm(TARGET), Schedule(**{**sched, "iters": 3}))
+    # The climb is in steps 4 to 7 (0-based). Every check compares with the step before it:
+    # each 2 dB rise passes.
+    plain = fit(*_setup(), ClimbFrom(4), Schedule(**sched))
+    assert plain.backtracks == 0
+    # The kept state is refreshed only within 0.5 dB of its loss: the climb is measured from
+    # the last step before it (step 3, the weights after 3 updates), and the fit goes back
+    # there once it is 5 dB above it.
+    kept = fit(*_setup(), ClimbFrom(4), Schedule(**sched, backtrack_keep_db=0.5))
+    assert kept.backtracks >= 1
+    for (name, a), b in zip(ref.net.named_parameters(), kept.net.parameters(), strict=True):
+        assert torch.equal(a, b), name
+    assert not torch.equal(ref.image, plain.image)
+    with pytest.raises(DeepPriorError, match="backtrack_keep_db must be a number >= 0"):
+        fit(*_setup(), DataTerm(TARGET), Schedule(**sched, backtrack_keep_db=-1.0))
 
 
 def test_backtracking_before_adams_first_moments_starts_adam_afresh():

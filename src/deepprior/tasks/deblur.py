@@ -16,7 +16,7 @@ from ..ops import DataTerm, Operator
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
 from .options import FitOptions, fit_options
-from .presets import FAST_NET, HOLDOUT, Preset
+from .presets import AUTO_BACKTRACK_KEEP_DB, FAST_NET, HOLDOUT, Preset
 from .registry import Option, Task, register_task
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class Deblur(Task):
     presets = {
         "auto": Preset("auto", "SR-default net, at most 2000 steps; stops by itself (held-out "
                        "pixels), output = best EMA", iters=2000, output="best", stop="holdout",
-                       stop_kwargs=HOLDOUT),
+                       stop_kwargs=HOLDOUT, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB),
         "paper": Preset("paper", "SR-default net, 2000 steps, sigma_p=1/30", iters=2000,
                         ema=None),
         "fast": Preset("fast", "64-filter net, 1000 steps", net_kwargs=FAST_NET, iters=1000,

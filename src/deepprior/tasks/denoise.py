@@ -8,7 +8,7 @@ from ..ops import DataTerm, Identity
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
 from .options import FitOptions, fit_options
-from .presets import AUTO_NET, AUTO_TILE, FAST_NET, HOLDOUT, Preset
+from .presets import AUTO_BACKTRACK_KEEP_DB, AUTO_NET, AUTO_TILE, FAST_NET, HOLDOUT, Preset
 from .registry import Task, get_task, register_task
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class Denoise(Task):
             "auto", "32-filter net in tiles of at most 160 px, each stopping by itself "
             "(held-out pixels), output = best EMA",
             net_kwargs=AUTO_NET, iters=3000, output="best", stop="holdout", stop_kwargs=HOLDOUT,
-            tile=AUTO_TILE,
+            tile=AUTO_TILE, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB,
         ),
         "paper": Preset(
             "paper", "SR-default net, 1800 steps, sigma_p=1/30, output = EMA (gamma 0.99)",
@@ -58,7 +58,7 @@ class Jpeg(Task):
         "auto": Preset(
             "auto", "the paper's JPEG net; stops by itself (held-out pixels), output = best EMA",
             net="jpeg", input_channels=3, iters=2400, output="best", stop="holdout",
-            stop_kwargs=HOLDOUT,
+            stop_kwargs=HOLDOUT, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB,
         ),
         "paper": Preset(
             "paper", "Fig. 6 net (8..128 filters, skips on levels 4-5), 3-ch z, 2400 steps, EMA",

@@ -12,7 +12,7 @@ from ..ops import DataTerm, Mask, bernoulli_mask, box_mask, text_mask
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
 from .options import FitOptions, fit_options
-from .presets import AUTO_NET, FAST_NET, HOLDOUT, Preset
+from .presets import AUTO_BACKTRACK_KEEP_DB, AUTO_NET, FAST_NET, HOLDOUT, Preset
 from .registry import INPUT, PRIOR, Option, Task, register_task
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ class Inpaint(_MaskedTask):
             "auto", "SR-default net, at most 6000 steps; stops by itself (held-out known "
             "pixels), output = best EMA with the known pixels kept", iters=6000, output="best",
             stop="holdout", stop_kwargs={**HOLDOUT, "patience": 300}, keep_observed=True,
+            backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB,
         ),
         "text": Preset(
             "text", "Fig. 11: SR-default net, 6000 steps (text and thin masks)", iters=6000,
@@ -115,6 +116,7 @@ class Restore(_MaskedTask):
             "known pixels), output = best EMA with the known pixels kept",
             net_kwargs=AUTO_NET, iters=AUTO_RESTORE_STEPS, output="best", stop="holdout",
             stop_kwargs={**HOLDOUT, "patience": 500}, keep_observed=True,
+            backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB,
         ),
         "paper": Preset(
             "paper", "Table 3: SR-default net, 11000 steps, LR 0.001 (50% random pixels)",

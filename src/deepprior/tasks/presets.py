@@ -32,6 +32,13 @@ AUTO_TILE = 160
 #: The stopping rule of the ``auto`` presets: 5 % of the observed pixels held out of the fit;
 #: stop 200 steps after their loss (on the EMA) last reached a new minimum, keep that EMA.
 HOLDOUT: dict[str, Any] = {"fraction": 0.05, "patience": 200, "every": 10, "min_steps": 200}
+#: The ``auto`` presets' backtracking keeps a state whose loss is within 0.5 dB of the lowest
+#: since it was kept (:attr:`deepprior.fit.Schedule.backtrack_keep_db`), so that a loss that
+#: climbs 5 dB over many small steps returns there: such a climb (Set14 ppt3, 9 dB over 45
+#: steps, none above 2.3 dB) wrecked a fit the per-step 5 dB rule let through. A normal fit's
+#: loss stays within 0.8 dB of its last-50-step low (ppt3's first 1400 steps), so it never
+#: backtracks for it.
+AUTO_BACKTRACK_KEEP_DB = 0.5
 #: Fields excluded from :meth:`Preset.to_dict` (bookkeeping, not settings).
 _BOOKKEEPING = ("overrides",)
 
@@ -47,7 +54,8 @@ class Preset:
         net_kwargs: constructor overrides for the generator.
         input: ``noise`` (uniform [0, 0.1)), ``meshgrid`` or ``guide``.
         input_channels: channels of a noise ``z``.
-        iters, lr, input_noise, ema, backtrack_db: see :class:`deepprior.fit.Schedule`.
+        iters, lr, input_noise, ema, backtrack_db, backtrack_keep_db: see
+            :class:`deepprior.fit.Schedule`.
         output: which image the task returns: ``last`` (the final iterate), ``ema`` or
             ``best`` (the stopping rule's best image; else the EMA, else the last iterate).
         lr_schedule: ``constant`` or ``cosine`` (see :class:`deepprior.fit.Schedule`).
@@ -74,6 +82,7 @@ class Preset:
     input_noise: float = 1 / 30
     ema: float | None = 0.99
     backtrack_db: float | None = 5.0
+    backtrack_keep_db: float | None = None
     output: str = "last"
     stop: str | None = None
     stop_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -100,7 +109,8 @@ class Preset:
         on_cpu = torch.device(device).type == "cpu"
         return Schedule(
             iters=self.iters, lr=self.lr, input_noise=self.input_noise, ema=self.ema,
-            backtrack_db=self.backtrack_db, check_every=1 if on_cpu else 10,
+            backtrack_db=self.backtrack_db, backtrack_keep_db=self.backtrack_keep_db,
+            check_every=1 if on_cpu else 10,
             lr_schedule=self.lr_schedule,
         )  # fmt: skip
 

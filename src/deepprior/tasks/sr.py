@@ -10,7 +10,7 @@ from ..ops import LANCZOS2_FACTORS, DataTerm, Downsample, upscale
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
 from .options import FitOptions, fit_options
-from .presets import AUTO_NET, FAST_NET, HOLDOUT, Preset
+from .presets import AUTO_BACKTRACK_KEEP_DB, AUTO_NET, FAST_NET, HOLDOUT, Preset
 from .registry import PRIOR, Option, Task, register_task
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class SuperResolution(Task):
             "auto", "32-filter net, at most 3000 steps (x8: 6000, sigma_p=1/20); stops by "
             "itself (held-out LR pixels), output = best EMA", net_kwargs=AUTO_NET,
             iters=AUTO_SR_STEPS, output="best", stop="holdout",
-            stop_kwargs={**HOLDOUT, "patience": 300},
+            stop_kwargs={**HOLDOUT, "patience": 300}, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB,
         ),
         "paper": Preset(
             "paper", "SR-default net, 2000 steps, sigma_p=1/30 (x8: 4000 steps, sigma_p=1/20)",
