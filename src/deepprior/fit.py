@@ -47,7 +47,7 @@ class Schedule:
             loss is within this many dB of that state's loss (``None``: at every step that
             did not backtrack). A loss that climbs over many steps, each rise under
             ``backtrack_db``, then still sends the fit back to a state from before the climb
-            (such a climb of 9 dB over 45 steps, none above 2.3 dB, wrecked an SR fit).
+            (such a climb of 9.5 dB over 48 steps, none above 2.3 dB, wrecked an SR fit).
         lr_schedule: ``constant`` or ``cosine`` (from ``lr`` down to ``lr * lr_final`` at
             ``iters``); a cosine decay lets the last steps settle instead of jittering.
         warmup: steps of linear warm-up from ``lr / warmup`` to ``lr`` (0: none).

@@ -32,12 +32,12 @@ AUTO_TILE = 160
 #: The stopping rule of the ``auto`` presets: 5 % of the observed pixels held out of the fit;
 #: stop 200 steps after their loss (on the EMA) last reached a new minimum, keep that EMA.
 HOLDOUT: dict[str, Any] = {"fraction": 0.05, "patience": 200, "every": 10, "min_steps": 200}
-#: The ``auto`` presets' backtracking keeps a state whose loss is within 0.5 dB of the lowest
-#: since it was kept (:attr:`deepprior.fit.Schedule.backtrack_keep_db`), so that a loss that
-#: climbs 5 dB over many small steps returns there: such a climb (Set14 ppt3, 9 dB over 45
-#: steps, none above 2.3 dB) wrecked a fit the per-step 5 dB rule let through. A normal fit's
-#: loss stays within 0.8 dB of its last-50-step low (ppt3's first 1400 steps), so it never
-#: backtracks for it.
+#: The ``auto`` presets' backtracking returns to the last step whose loss was within 0.5 dB of
+#: the state kept before it (:attr:`deepprior.fit.Schedule.backtrack_keep_db`), so that a loss
+#: that climbs 5 dB in many small steps sends the fit back to before the climb: such a climb
+#: (Set14 ppt3, 9.5 dB over 48 steps, none above 2.3 dB) wrecked a fit the per-step 5 dB rule
+#: let through. A normal fit's loss stays within 0.8 dB of its last-50-step low (ppt3's steps
+#: 300-1400), so it never backtracks for it.
 AUTO_BACKTRACK_KEEP_DB = 0.5
 #: Fields excluded from :meth:`Preset.to_dict` (bookkeeping, not settings).
 _BOOKKEEPING = ("overrides",)
