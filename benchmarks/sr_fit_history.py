@@ -15,13 +15,14 @@ import json
 import sys
 
 from deepprior.bench import data as bd
+from deepprior.bench.tables import SR_HR_MULTIPLE
 from deepprior.io import load_image
 from deepprior.tasks.restoration import super_resolve
 
 
 def main(image: str, iters: str, out: str) -> None:
     data = bd.resolve_data_dir()
-    hr = bd.center_crop_to_multiple(load_image(data / f"{image}.png"), 32)
+    hr = bd.center_crop_to_multiple(load_image(data / f"{image}.png"), SR_HR_MULTIPLE)
     lr = bd.lanczos_lr_8bit(hr, 4)
     res = super_resolve(lr, 4, preset="auto", iters=int(iters), seed=0,
                         device="cpu", precision="fp32", gt=hr, metrics_every=10,
