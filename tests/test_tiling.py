@@ -41,7 +41,7 @@ class Echo(Task):
         h, w = out.shape[-2:]
         report = {"canvas": [w, h], "estimated_memory_mib": h * w / 1e4,
                   "seconds_per_iter": 1e-3, "iters_run": 3, "fit_seconds": 0.5,
-                  "hosts": [self.host]}  # fmt: skip
+                  "backtracks": len(self.fits) % 2, "hosts": [self.host]}  # fmt: skip
         return Result(out, out, None, report=report, interrupted=stop)
 
 
@@ -156,6 +156,10 @@ def test_an_interrupted_run_resumes_at_the_tile_it_stopped_in(tmp_path):
     assert torch.allclose(res.image, img, atol=1e-6)
     # the totals count the tiles the first run finished too
     assert res.report["iters_run"] == 12 * 3 and res.report["fit_seconds"] == 12 * 0.5
+    # backtracks: each tile's own (odd-numbered fits of each run backtracked once), summed
+    per_tile = [f["backtracks"] for f in res.report["tiles"]["fits"]]
+    assert per_tile == [1, 0, 1] + [1, 0] * 4 + [1]
+    assert res.report["backtracks"] == sum(per_tile) == 7
     assert not state.exists()  # removed once the whole image is done
 
 

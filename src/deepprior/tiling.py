@@ -699,6 +699,7 @@ def _tile_record(tile: Tile, res: Result) -> dict[str, Any]:
     rec = {"index": tile.index, "fit": list(tile.fit), "iters_run": rep.get("iters_run"),
            "fit_seconds": rep.get("fit_seconds", rep.get("seconds")),
            "stop_reason": rep.get("stop_reason"), "best_step": rep.get("best_step"),
+           "backtracks": int(rep.get("backtracks") or 0),
            "hosts": rep.get("hosts") or []}  # fmt: skip
     if res.metrics.get("psnr") is not None:
         rec.update(psnr=res.metrics["psnr"], best_psnr=rep.get("best_psnr"),
@@ -859,6 +860,8 @@ def solve_tiled(
     if not interrupted:  # every tile, including those finished by an earlier, resumed run
         report["iters_run"] = sum(int(r.get("iters_run") or 0) for r in records.values())
         report["fit_seconds"] = round(sum(r.get("fit_seconds") or 0.0 for r in records.values()), 3)
+    # every tile's (a tile record from before backtracks were kept counts none)
+    report["backtracks"] = sum(int(r.get("backtracks") or 0) for r in records.values())
     hosts = [r.get("hosts") or [] for r in records.values()]
     report["hosts"] = merge_hosts(*hosts, report.get("hosts") or [])  # every tile's machine
     metrics = _metrics(image, fallback, kw.get("gt"), scale)
