@@ -35,6 +35,8 @@ CONFIGS = {
     "n32L": {"n_d": [32] * 5, "lr": 0.01, "iters": 4000},
     "n32c": {"n_d": [32] * 5, "lr": 0.02, "iters": 3000, "schedule": "cosine"},
     "n32c1": {"n_d": [32] * 5, "lr": 0.01, "iters": 3000, "schedule": "cosine"},
+    "n32z8": {"n_d": [32] * 5, "lr": 0.01, "iters": 3000, "z": 8},
+    "n32z32": {"n_d": [32] * 5, "lr": 0.01, "iters": 3000},
 }
 
 
@@ -57,8 +59,9 @@ def run(config: str, name: str) -> dict:
     hr = crop(name)
     lr = lanczos_lr_8bit(hr, 4)
     torch.manual_seed(0)
-    net = create_net("skip", 32, 3, n_d=cfg["n_d"], n_s=4)
-    z = make_input("noise", 32, tuple(hr.shape[-2:]), generator=torch.Generator().manual_seed(0))
+    nz = cfg.get("z", 32)  # channels of z
+    net = create_net("skip", nz, 3, n_d=cfg["n_d"], n_s=4)
+    z = make_input("noise", nz, tuple(hr.shape[-2:]), generator=torch.Generator().manual_seed(0))
     rule = HoldoutStop(fraction=0.05)
     term = rule.attach(DataTerm(lr, Downsample(4)))
     rec = _Record(hr, rule)
