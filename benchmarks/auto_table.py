@@ -34,12 +34,12 @@ RESULTS = Path(__file__).parent / "results"
 #: AMD EPYC without AVX-512 that ran every record written before the bench kept its host
 #: (there, before the heap, the same steps took 2.98, 3.66, 3.14 and 11.93 s); "avx512" the
 #: AMD EPYC with AVX-512 (and AVX512-BF16, unused by these fp32 fits); "amx" the Intel Xeon
-#: with AMX (measured alone, no other fit beside it: 20-30 % quicker than beside one, so the
-#: ratios of its records are on the high side).
+#: with AMX (beside a 32-filter SR fit; alone the same steps took 1.509 s at 256² and 7.389 s
+#: at 512²: the paper net's step is not slowed by a neighbour there).
 PAPER_STEP = {
     "avx2": {(256, 256): 2.17, (288, 288): 2.63, (320, 224): 2.24, (512, 512): 7.95},
     "avx512": {(256, 256): 0.855, (512, 512): 3.412, (512, 768): 5.103},
-    "amx": {(256, 256): 1.509, (512, 512): 7.389},
+    "amx": {(256, 256): 1.513, (288, 288): 1.975, (320, 224): 1.675, (512, 512): 6.773},
 }
 
 #: Records whose fit was stopped on one machine and resumed on another, written before a fit
