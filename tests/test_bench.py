@@ -348,7 +348,9 @@ def test_a_preset_reaches_every_fit_and_the_record(group, tmp_path):
     # is refused).
     out = tmp_path / opts.name
     res = invoke(group, "report", "sr", "--preset", "fast", "--quick", "--out", str(out))
-    assert res.exit_code == 0 and "preset `fast`" in (out / "report.md").read_text()
+    text = (out / "report.md").read_text()
+    assert res.exit_code == 0 and "preset `fast`" in text
+    assert "input `noise` of 32 channels" in text  # z's channels (the SR auto preset has 8)
     res = CliRunner().invoke(group, ["bench", "report", "sr", "--quick", "--out", str(out)])
     assert res.exit_code == 2 and "no records of table sr-Set5-x4" in res.output
 

@@ -63,9 +63,12 @@ def _header(records: Sequence[dict[str, Any]], total: int) -> list[str]:
             lines.append(f"- {'Input' if key == 'input' else key}: {text}")
     p = first.get("preset") or {}
     iters = s.get("iters") or p.get("iters")
+    z = f"`{p.get('input')}`"
+    if p.get("input") == "noise" and p.get("input_channels"):
+        z += f" of {p['input_channels']} channels"
     lines.append(
         f"- DIP: preset `{p.get('name', 'paper')}` (net `{p.get('net')}`, input "
-        f"`{p.get('input')}`, {iters} steps, LR {p.get('lr')}, "
+        f"{z}, {iters} steps, LR {p.get('lr')}, "
         f"sigma_p {_fmt(p.get('input_noise'), 4)}, "
         f"EMA {p.get('ema')}, output `{p.get('output')}`); seed {s.get('seed')}; "
         f"precision `{s.get('precision')}`."
