@@ -860,8 +860,11 @@ def solve_tiled(
     if not interrupted:  # every tile, including those finished by an earlier, resumed run
         report["iters_run"] = sum(int(r.get("iters_run") or 0) for r in records.values())
         report["fit_seconds"] = round(sum(r.get("fit_seconds") or 0.0 for r in records.values()), 3)
-    # every tile's (a tile record from before backtracks were kept counts none)
-    report["backtracks"] = sum(int(r.get("backtracks") or 0) for r in records.values())
+    # every tile's (a tile record from before backtracks were kept counts none), and those of
+    # the tile an interruption left unfinished (it has no record yet)
+    report["backtracks"] = sum(int(r.get("backtracks") or 0) for r in records.values()) + (
+        int(last.report.get("backtracks") or 0) if interrupted and last is not None else 0
+    )
     hosts = [r.get("hosts") or [] for r in records.values()]
     report["hosts"] = merge_hosts(*hosts, report.get("hosts") or [])  # every tile's machine
     metrics = _metrics(image, fallback, kw.get("gt"), scale)
