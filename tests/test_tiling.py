@@ -103,6 +103,22 @@ def test_tiled_denoise_is_close_to_untiled_and_both_beat_the_input(photo, tiny, 
     assert abs(p_tiled - p_whole) < 1.0, (p_whole, p_tiled)
 
 
+def test_tile_records_keep_the_stop_rules_curve(photo, tiny, one_thread):
+    # what another patience would have done can be replayed from the record alone
+    clean = photo[:, :40]
+    noisy = add_gaussian_noise(clean, 25 / 255, seed=0)
+    res = solve_tiled("denoise", noisy, tile=40, overlap=12, gt=clean,
+                      metrics_every=10, **{**tiny, "preset": "auto", "iters": 60})  # fmt: skip
+    for f in res.report["tiles"]["fits"]:
+        c = f["curve"]
+        assert c["rule"] == "holdout" and c["rule_step"][-1] <= f["iters_run"] == 60
+        assert len(c["rule_step"]) == len(c["rule_score"]) >= 5
+        best = c["rule_step"][min(range(len(c["rule_score"])), key=c["rule_score"].__getitem__)]
+        assert best == f["best_step"]
+        # measured at the rule's steps (as the bench does), so the kept EMA's PSNR is on it
+        assert c["psnr_step"] == c["rule_step"] and len(c["psnr_ema"]) == len(c["rule_step"])
+
+
 def _smooth(h: int, w: int) -> torch.Tensor:
     y, x = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
     return torch.stack([0.5 + 0.3 * torch.sin(3 * x + 2 * y), 0.4 + 0.2 * x * y,

@@ -704,7 +704,29 @@ def _tile_record(tile: Tile, res: Result) -> dict[str, Any]:
     if res.metrics.get("psnr") is not None:
         rec.update(psnr=res.metrics["psnr"], best_psnr=rep.get("best_psnr"),
                    best_psnr_step=rep.get("best_psnr_step"))  # fmt: skip
+    if curve := _stop_curve(res.history):
+        rec["curve"] = curve
     return rec
+
+
+def _stop_curve(h: dict[str, Any]) -> dict[str, list] | None:
+    """A tile's stopping-rule scores and, with a clean image, its EMA's PSNR over the tile,
+    each at the steps they were measured: enough to replay another patience offline.
+
+    Example:
+        >>> _stop_curve({"holdout_step": [10, 20], "holdout_score": [0.0123456789, 0.01],
+        ...              "psnr_step": [10], "psnr_ema": [20.12346]})
+        {'rule': 'holdout', 'rule_step': [10, 20], 'rule_score': [0.0123457, 0.01], 'psnr_step': [10], 'psnr_ema': [20.1235]}
+    """
+    rule = next((k.removesuffix("_score") for k in h if k.endswith("_score")), None)
+    if rule is None:
+        return None
+    out: dict[str, Any] = {"rule": rule, "rule_step": list(h.get(f"{rule}_step") or []),
+                           "rule_score": [float(f"{v:.6g}") for v in h[f"{rule}_score"]]}  # fmt: skip
+    if h.get("psnr_ema"):
+        out["psnr_step"] = list(h.get("psnr_step") or [])
+        out["psnr_ema"] = [round(v, 4) for v in h["psnr_ema"]]
+    return out
 
 
 def _release_memory() -> None:
