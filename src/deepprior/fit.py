@@ -512,8 +512,10 @@ def fit(
         params.append(z)
     if not params:
         raise DeepPriorError("nothing to optimise: the net has no trainable parameters")
-    # On a GPU one fused kernel updates every parameter (a step is bound by launches there).
-    opt = torch.optim.Adam(params, lr=schedule.lr, fused=True if device.type == "cuda" else None)
+    # One fused kernel updates every parameter: on a GPU a step is bound by launches, and on a
+    # CPU the per-tensor Adam of a small net's 87 tensors took 4 ms of a 100 ms step.
+    fused = True if device.type in ("cuda", "cpu") else None
+    opt = torch.optim.Adam(params, lr=schedule.lr, fused=fused)
     noise = None
     if schedule.input_noise > 0:
         noise = _InputNoise(z, schedule.input_noise, seed, channels_last)
