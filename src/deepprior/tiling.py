@@ -714,15 +714,17 @@ def _stop_curve(h: dict[str, Any]) -> dict[str, list] | None:
     each at the steps they were measured: enough to replay another patience offline.
 
     Example:
-        >>> _stop_curve({"holdout_step": [10, 20], "holdout_score": [0.0123456789, 0.01],
-        ...              "psnr_step": [10], "psnr_ema": [20.12346]})
-        {'rule': 'holdout', 'rule_step': [10, 20], 'rule_score': [0.0123457, 0.01], 'psnr_step': [10], 'psnr_ema': [20.1235]}
+        >>> c = _stop_curve({"holdout_step": [10, 20], "holdout_score": [0.0123456789, 0.01],
+        ...                  "psnr_step": [10, 20], "psnr_ema": [20.12346, 21.0]})
+        >>> c["rule"], c["rule_step"], c["rule_score"], c["psnr_ema"]
+        ('holdout', [10, 20], [0.0123457, 0.01], [20.1235, 21.0])
     """
     rule = next((k.removesuffix("_score") for k in h if k.endswith("_score")), None)
     if rule is None:
         return None
+    scores = [float(f"{v:.6g}") for v in h[f"{rule}_score"]]
     out: dict[str, Any] = {"rule": rule, "rule_step": list(h.get(f"{rule}_step") or []),
-                           "rule_score": [float(f"{v:.6g}") for v in h[f"{rule}_score"]]}  # fmt: skip
+                           "rule_score": scores}  # fmt: skip
     if h.get("psnr_ema"):
         out["psnr_step"] = list(h.get("psnr_step") or [])
         out["psnr_ema"] = [round(v, 4) for v in h["psnr_ema"]]
