@@ -9,6 +9,13 @@ error on the held-out pixels, on the fitted pixels, and the PSNR against the cle
 
     python benchmarks/stop_signals.py fit astronaut chelsea coffee   # writes results/stop_signals/
     python benchmarks/stop_signals.py replay                          # the rules' gaps (Markdown)
+
+``tiles DIR`` replays shorter patiences on a tiled bench run's records instead (each tile's
+record keeps its rule's scores and its EMA's PSNR at the rule's steps): the steps each
+patience saves, and the PSNR it costs, per tile and estimated per image (each tile's MSE
+over its crop, summed; the crops overlap, so this is an estimate, not the blended image's).
+
+    python benchmarks/stop_signals.py tiles benchmarks/results/denoise-CBM3D9-sigma25-auto
 """
 
 from __future__ import annotations
@@ -101,8 +108,50 @@ def replay(patience: int = 200) -> None:
         )
 
 
+def replay_tiles(folder: Path, patiences: tuple[int, ...] = (100, 150)) -> None:
+    """Shorter patiences replayed on the tiles of the bench records in ``folder``."""
+    print("| image | tiles | patience | steps (recorded) | steps | saved | PSNR change (est.) "
+          "| worst tile |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    total: dict[int, list[float]] = {}
+    for path in sorted(folder.glob("*.json")):
+        rec = json.loads(path.read_text())
+        dip = rec.get("fits", {}).get("dip", {})
+        fits = (dip.get("tiles") or {}).get("fits") or []
+        kw = (dip.get("preset") or {}).get("stop_kwargs") or {}
+        if not fits or not all("curve" in f for f in fits):
+            continue
+        rec_pat, min_steps = int(kw.get("patience", 200)), int(kw.get("min_steps", 200))
+        steps_rec = sum(f["iters_run"] for f in fits)
+        for pat in patiences:
+            if pat > rec_pat:
+                continue
+            steps, mse_rec, mse_new, worst = 0, 0.0, 0.0, 0.0
+            for f in fits:
+                c = f["curve"]
+                psnr_at = dict(zip(c["psnr_step"], c["psnr_ema"], strict=True))
+                i_rec = _stop(c["rule_step"], c["rule_score"], rec_pat, min_steps)
+                i_new = _stop(c["rule_step"], c["rule_score"], pat, min_steps)
+                stop = min(c["rule_step"][i_new] + pat, f["iters_run"])
+                steps += max(stop, min_steps) if stop < f["iters_run"] else f["iters_run"]
+                p_rec = psnr_at[c["rule_step"][i_rec]]
+                p_new = psnr_at[c["rule_step"][i_new]]
+                mse_rec += 10 ** (-p_rec / 10)
+                mse_new += 10 ** (-p_new / 10)
+                worst = max(worst, p_rec - p_new)
+            change = 10 * math.log10(mse_rec / mse_new)
+            total.setdefault(pat, []).append(change)
+            print(f"| {rec['image']} | {len(fits)} | {pat} | {steps_rec} | {steps} "
+                  f"| {1 - steps / steps_rec:.1%} | {change:+.3f} | {-worst:+.2f} |")  # fmt: skip
+    for pat, changes in total.items():
+        print(f"\nPatience {pat}: mean PSNR change {sum(changes) / len(changes):+.3f} dB "
+              f"over {len(changes)} images (estimated from the tiles).")  # fmt: skip
+
+
 if __name__ == "__main__":
     if sys.argv[1:2] == ["fit"]:
         fit(sys.argv[2:])
+    elif sys.argv[1:2] == ["tiles"]:
+        replay_tiles(Path(sys.argv[2]), tuple(int(a) for a in sys.argv[3:]) or (100, 150))
     else:
         replay(*(int(a) for a in sys.argv[2:3]))
