@@ -11,7 +11,7 @@ CLI does (the denoiser in its 160 px tiles), writing PSNR, steps and seconds:
     python benchmarks/auto_variant.py sr HR.png LR.png out.json --width 32 --z 32   # x4
 
 One thread, fp32, on the CPU (as the auto tables were measured).
-Results: benchmarks/results/auto_design/width.md.
+Results: benchmarks/results/auto_design/cheaper_steps.md.
 """
 
 from __future__ import annotations
