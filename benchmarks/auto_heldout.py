@@ -7,7 +7,7 @@ curves; the stop never sees it. Prints a Markdown table: the result's PSNR, the 
 best PSNR on a fit's curve minus its output's: the mean and the worst over the tiles), the
 steps, the seconds, and NL-means with the true sigma for reference.
 
-    python benchmarks/auto_heldout.py coffee chelsea > benchmarks/results/auto_heldout.md
+    python benchmarks/auto_heldout.py coffee chelsea   # rows of results/auto_heldout.md
     python benchmarks/auto_heldout.py --restarts 2 coffee   # two nets per tile, their mean
 """
 

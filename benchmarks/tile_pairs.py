@@ -28,11 +28,12 @@ import torch
 from deepprior.io import load_image
 from deepprior.metrics import psnr
 
+MIN_OVERLAP_PX = 32 * 100  # smaller overlaps (corners) hold too few pixels for a PSNR
 
-def overlaps(folder: Path) -> list[tuple[int, int, float, float, float]]:
+
+def overlaps(folder: Path, clean: torch.Tensor) -> list[tuple[int, int, float, float, float]]:
     """``(tile a, tile b, PSNR of a, of b, of their mean)`` over each overlap of two
-    finished tiles, against the clean image given on the command line."""
-    clean = load_image(sys.argv[2])
+    finished tiles of ``folder``, against ``clean``."""
     records = json.loads((folder / "manifest.json").read_text())["records"]
     tiles = {}
     for key, rec in records.items():
@@ -44,7 +45,7 @@ def overlaps(folder: Path) -> list[tuple[int, int, float, float, float]]:
     for (i, (fa, a)), (j, (fb, b)) in itertools.combinations(sorted(tiles.items()), 2):
         top, bottom = max(fa[0], fb[0]), min(fa[1], fb[1])
         left, right = max(fa[2], fb[2]), min(fa[3], fb[3])
-        if bottom <= top or right <= left or (bottom - top) * (right - left) < 3200:
+        if bottom <= top or right <= left or (bottom - top) * (right - left) < MIN_OVERLAP_PX:
             continue
         crop_a = a[:, top - fa[0] : bottom - fa[0], left - fa[2] : right - fa[2]]
         crop_b = b[:, top - fb[0] : bottom - fb[0], left - fb[2] : right - fb[2]]
@@ -55,7 +56,7 @@ def overlaps(folder: Path) -> list[tuple[int, int, float, float, float]]:
 
 
 def main() -> None:
-    rows = overlaps(Path(sys.argv[1]))
+    rows = overlaps(Path(sys.argv[1]), load_image(sys.argv[2]))
     print("| tiles | PSNR a | PSNR b | mean of a and b | gain over their mean PSNR |")
     print("|---|---:|---:|---:|---:|")
     for i, j, pa, pb, pm in rows:
