@@ -6,9 +6,11 @@ import pytest
 import torch
 
 import deepprior
+from deepprior.errors import DeepPriorError
 from deepprior.fit import fit
 from deepprior.ops import DataTerm, Downsample, Identity, Mask, bernoulli_mask
-from deepprior.plan import PIXEL_LR, build_plan, centre_crop, pixel_lr
+from deepprior.ops.priors import total_variation
+from deepprior.plan import PIXEL_LR, TV_PRIOR_WEIGHT, build_plan, centre_crop, pixel_lr
 from deepprior.tasks import Problem, get_preset
 
 NET = {"n_d": [8, 8, 8], "n_s": 2, "depth": 3}
@@ -75,6 +77,23 @@ def test_tv_prior_sets_the_weight_once():
     res = deepprior.denoise(torch.rand(3, 16, 16), prior="none", tv_weight=0.5, iters=1,
                             progress=False)  # fmt: skip
     assert res.report["settings"]["tv_weight"] == 0.0
+    res = deepprior.denoise(torch.rand(3, 16, 16), prior="tv", iters=1, progress=False)
+    assert res.report["settings"]["tv_weight"] == TV_PRIOR_WEIGHT
+
+
+def test_dip_tv_smooths_the_dip_output():
+    # DIP-TV: with prior='dip' a TV weight joins the generator's loss (default 0: the paper's).
+    noisy = torch.rand(3, 24, 24)
+    kw = {"preset": "fast", "iters": 150, "output": "last", "seed": 0, "device": "cpu",
+          "precision": "fp32", "net_kwargs": {"n_d": [8, 8], "n_s": 2, "depth": 2},
+          "progress": False}  # fmt: skip
+    plain = deepprior.denoise(noisy, **kw)
+    tv = deepprior.denoise(noisy, tv_weight=1.0, **kw)
+    assert plain.report["settings"]["tv_weight"] == 0.0
+    assert tv.report["settings"]["tv_weight"] == 1.0
+    assert float(total_variation(tv.image)) < 0.8 * float(total_variation(plain.image))
+    with pytest.raises(DeepPriorError, match="tv_weight must be 0 or more"):
+        deepprior.denoise(noisy, tv_weight=-1.0, **kw)
 
 
 def test_stopping_rule_and_best_output():

@@ -28,14 +28,16 @@ if TYPE_CHECKING:
     from .tasks.presets import Preset
 
 __all__ = [
-    "PRIORS", "PIXEL_LR", "FitPlan", "build_plan", "build_generator", "centre_crop",
-    "channels_last_for", "pixel_lr", "seed_everything",
+    "PRIORS", "PIXEL_LR", "TV_PRIOR_WEIGHT", "FitPlan", "build_plan", "build_generator",
+    "centre_crop", "channels_last_for", "pixel_lr", "seed_everything",
 ]  # fmt: skip
 
 #: ``dip``: the generator; ``none``: optimise the pixels; ``tv``: pixels plus a TV penalty.
 PRIORS = ("dip", "tv", "none")
 #: The pixel baselines' learning rate when the user did not set one.
 PIXEL_LR = 0.01
+#: The TV prior's weight when the user did not set one (``prior='tv'``).
+TV_PRIOR_WEIGHT = 0.02
 
 
 def seed_everything(seed: int) -> None:
@@ -146,7 +148,16 @@ def _input_channels(preset: Preset, guide: torch.Tensor | None) -> int:
     return preset.input_channels
 
 
-def _check(preset: Preset, prior: str, restarts: int) -> None:
+def _tv_weight(prior: str, tv_weight: float | None) -> float:
+    """The weight of the TV term in the loss: ``tv_weight`` for the TV prior (default
+    :data:`TV_PRIOR_WEIGHT`) and for the DIP (DIP-TV; default 0, the plain DIP); none for
+    ``prior='none'``."""
+    if prior == "tv":
+        return TV_PRIOR_WEIGHT if tv_weight is None else float(tv_weight)
+    return float(tv_weight or 0.0) if prior == "dip" else 0.0
+
+
+def _check(preset: Preset, prior: str, restarts: int, tv_weight: float | None = None) -> None:
     from .tasks.presets import OUTPUTS
 
     if prior not in PRIORS:
@@ -160,6 +171,8 @@ def _check(preset: Preset, prior: str, restarts: int) -> None:
         )  # fmt: skip
     if restarts < 1:
         raise DeepPriorError(f"restarts must be at least 1, got {restarts}", param="restarts")
+    if tv_weight is not None and not tv_weight >= 0:
+        raise DeepPriorError(f"tv_weight must be 0 or more, got {tv_weight}", param="tv_weight")
 
 
 def build_plan(
@@ -167,7 +180,7 @@ def build_plan(
     preset: Preset,
     *,
     prior: str = "dip",
-    tv_weight: float = 0.02,
+    tv_weight: float | None = None,
     seed: int = 0,
     device: str | torch.device = "auto",
     precision: str = "auto",
@@ -177,7 +190,10 @@ def build_plan(
     """Everything to fit ``preset`` to ``problem`` (see :func:`deepprior.tasks.solve`).
 
     Seeds the global generators with ``seed`` (the nets' weights) and draws ``z`` from a
-    generator seeded with it, so the same arguments give the same plan.
+    generator seeded with it, so the same arguments give the same plan. ``tv_weight`` adds
+    ``tv_weight * TV(x)`` to the loss: the TV prior's penalty (default
+    :data:`TV_PRIOR_WEIGHT`), or with ``prior='dip'`` the DIP-TV loss of Liu et al. (2019),
+    which slows the fitting of noise (default 0: the paper's DIP).
 
     Example:
         >>> import torch
@@ -189,7 +205,7 @@ def build_plan(
         >>> plan.schedule.lr, plan.data_term.tv_weight
         (0.01, 0.02)
     """
-    _check(preset, prior, restarts)
+    _check(preset, prior, restarts, tv_weight)
     dev = select_device(device)
     dtype = resolve_precision(precision, dev)
     size = problem.size
@@ -208,7 +224,7 @@ def build_plan(
         net = create_net("pixels", in_channels, problem.channels, size=canvas, init=problem.init)
         schedule = Schedule(iters=preset.iters, lr=pixel_lr(preset), ema=None)
         runs, z_kind = 1, "noise"
-    weight = tv_weight if prior == "tv" else 0.0
+    weight = _tv_weight(prior, tv_weight)
     term = with_tv(problem.data_term, weight)
     callbacks: list[Callback] = []
     if preset.stop:

@@ -101,7 +101,7 @@ def solve_problem(
     preset: Preset,
     *,
     prior: str = "dip",
-    tv_weight: float = 0.02,
+    tv_weight: float | None = None,
     seed: int = 0,
     device: str = "auto",
     precision: str = "auto",

@@ -44,7 +44,7 @@ class FitOptions(TypedDict, total=False):
     metrics_every: int
     memory_check: bool
     prior: str
-    tv_weight: float
+    tv_weight: float | None
     restarts: int
     state_file: str | Path | None
     state_every: int
@@ -77,7 +77,8 @@ FIT_OPTION_DOCS: dict[str, str] = {
     "metrics_every": "measure the PSNR against gt every K steps.",
     "memory_check": "refuse to start when the estimated memory exceeds what is free.",
     "prior": "'dip' (the generator), 'tv' or 'none' (pixels: the paper's baselines).",
-    "tv_weight": "weight of the TV term of prior='tv'.",
+    "tv_weight": "weight of a TV term in the loss: prior='tv' (default 0.02) or 'dip' (DIP-TV, "
+    "default 0).",
     "restarts": "fit N independently initialised nets at once; return their mean.",
     "state_file": "where the fit's state is saved (to resume).",
     "state_every": "save the state every K steps (0: only when interrupted).",
