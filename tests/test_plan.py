@@ -8,7 +8,7 @@ import torch
 import deepprior
 from deepprior.errors import DeepPriorError
 from deepprior.fit import fit
-from deepprior.ops import DataTerm, Downsample, Identity, Mask, bernoulli_mask
+from deepprior.ops import DataTerm, Downsample, Identity, Mask, add_gaussian_noise, bernoulli_mask
 from deepprior.ops.priors import total_variation
 from deepprior.plan import PIXEL_LR, TV_PRIOR_WEIGHT, build_plan, centre_crop, pixel_lr
 from deepprior.tasks import Problem, get_preset
@@ -131,3 +131,15 @@ def test_output_rule_best_then_ema_then_last():
     assert plan.outputs(FitResult(last, None))[0].mean() == pytest.approx(0.1)
     plan = replace(plan, output="last")
     assert plan.outputs(FitResult(last, ema, images={"best": best}))[0].mean() == pytest.approx(0.1)
+
+
+def test_auto_tv_weight_follows_the_estimated_noise():
+    # The auto-tv denoiser weighs its TV term by the noise it estimates in the input.
+    flat = torch.full((3, 48, 48), 0.5)
+    kw = {"preset": "auto-tv", "iters": 2, "progress": False, "net_kwargs": NET}
+    weights = [deepprior.denoise(add_gaussian_noise(flat, s), **kw).report["settings"]["tv_weight"]
+               for s in (0.05, 0.2)]  # fmt: skip
+    assert weights[0] == pytest.approx(0.1 * 0.05, rel=0.2)
+    assert weights[1] == pytest.approx(0.1 * 0.2, rel=0.2)
+    user = deepprior.denoise(add_gaussian_noise(flat, 0.2), tv_weight=0.5, **kw)
+    assert user.report["settings"]["tv_weight"] == 0.5  # the user's weight wins

@@ -21,6 +21,7 @@ from .errors import DeepPriorError
 from .fit import Callback, FitResult, Schedule, fit
 from .memory import check_memory, estimate_fit_memory, keep_cpu_heap, refuse_oversized_fit
 from .nets import Restarts, canvas_size, create_net, make_input, min_image_side, too_small
+from .ops.degrade import estimate_noise_sigma
 from .ops.priors import with_tv
 
 if TYPE_CHECKING:
@@ -193,7 +194,8 @@ def build_plan(
     generator seeded with it, so the same arguments give the same plan. ``tv_weight`` adds
     ``tv_weight * TV(x)`` to the loss: the TV prior's penalty (default
     :data:`TV_PRIOR_WEIGHT`), or with ``prior='dip'`` the DIP-TV loss of Liu et al. (2019),
-    which slows the fitting of noise (default 0: the paper's DIP).
+    which slows the fitting of noise (default: the preset's ``tv_per_sigma`` times the
+    observation's estimated noise level, 0 for the paper's presets).
 
     Example:
         >>> import torch
@@ -225,6 +227,8 @@ def build_plan(
         schedule = Schedule(iters=preset.iters, lr=pixel_lr(preset), ema=None)
         runs, z_kind = 1, "noise"
     weight = _tv_weight(prior, tv_weight)
+    if prior == "dip" and tv_weight is None and preset.tv_per_sigma:
+        weight = preset.tv_per_sigma * estimate_noise_sigma(problem.data_term.target[0])
     term = with_tv(problem.data_term, weight)
     callbacks: list[Callback] = []
     if preset.stop:

@@ -15,6 +15,7 @@ from deepprior.ops.degrade import (
     add_gaussian_noise,
     crop_to_multiple,
     downscale,
+    estimate_noise_sigma,
     jpeg_compress,
     upscale,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "box_mask",
     "crop_to_multiple",
     "downscale",
+    "estimate_noise_sigma",
     "jpeg_compress",
     "lanczos2",
     "lanczos2_kernel_1d",

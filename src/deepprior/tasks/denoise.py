@@ -8,7 +8,15 @@ from ..ops import DataTerm, Identity
 from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
 from .options import FitOptions, fit_options
-from .presets import AUTO_BACKTRACK_KEEP_DB, AUTO_NET, AUTO_TILE, FAST_NET, HOLDOUT, Preset
+from .presets import (
+    AUTO_BACKTRACK_KEEP_DB,
+    AUTO_NET,
+    AUTO_TILE,
+    FAST_NET,
+    HOLDOUT,
+    TV_PER_SIGMA,
+    Preset,
+)
 from .registry import Task, get_task, register_task
 
 if TYPE_CHECKING:
@@ -33,6 +41,12 @@ class Denoise(Task):
             "(held-out pixels), output = best EMA",
             net_kwargs=AUTO_NET, iters=3000, output="best", stop="holdout", stop_kwargs=HOLDOUT,
             tile=AUTO_TILE, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB,
+        ),
+        "auto-tv": Preset(
+            "auto-tv", "auto with a TV term in the loss (DIP-TV), weighted by the estimated "
+            "noise: slower, often better",
+            net_kwargs=AUTO_NET, iters=3000, output="best", stop="holdout", stop_kwargs=HOLDOUT,
+            tile=AUTO_TILE, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB, tv_per_sigma=TV_PER_SIGMA,
         ),
         "paper": Preset(
             "paper", "SR-default net, 1800 steps, sigma_p=1/30, output = EMA (gamma 0.99)",

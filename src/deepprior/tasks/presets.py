@@ -29,6 +29,10 @@ AUTO_NET: dict[str, Any] = {"n_d": [32, 32, 32, 32, 32], "n_s": 4}
 #: smooth or textured 256 px image was still improving at 3000 steps
 #: (benchmarks/results/auto_tiles.md).
 AUTO_TILE = 160
+#: The DIP-TV weight per unit of estimated noise of the ``auto-tv`` denoiser: 0.01 at
+#: sigma = 25/255, where on six held-out photos' 144 px crops it gained 0.0-0.66 dB over the
+#: plain loss at 0.95-1.63 times its steps (benchmarks/results/auto_design/nlm_gap.md).
+TV_PER_SIGMA = 0.1
 #: The stopping rule of the ``auto`` presets: 5 % of the observed pixels held out of the fit;
 #: stop 200 steps after their loss (on the EMA) last reached a new minimum, keep that EMA.
 HOLDOUT: dict[str, Any] = {"fraction": 0.05, "patience": 200, "every": 10, "min_steps": 200}
@@ -65,6 +69,10 @@ class Preset:
             mask's known pixels) instead of the fit's approximation of them, as inpainting
             tools do (:meth:`deepprior.ops.DataTerm.keep_observed`); the PSNR curve and the
             best step are measured on that image too.
+        tv_per_sigma: DIP-TV (Liu et al., 2019): add ``w * TV(x)`` to the loss, with
+            ``w = tv_per_sigma * sigma``, ``sigma`` the observation's noise level estimated
+            from it (:func:`deepprior.ops.estimate_noise_sigma`), so the weight follows the
+            noise; 0: the paper's loss. A user's ``tv_weight`` wins.
         tile: restore a larger image in overlapping tiles of at most this many input px a
             side, each fitted (and stopped) on its own (:mod:`deepprior.tiling`); ``None``:
             one fit of the whole image unless it does not fit in memory.
@@ -88,6 +96,7 @@ class Preset:
     stop_kwargs: dict[str, Any] = field(default_factory=dict)
     lr_schedule: str = "constant"
     keep_observed: bool = False
+    tv_per_sigma: float = 0.0
     tile: int | None = None
     overrides: tuple[str, ...] = field(default=(), compare=False)
 
