@@ -16,6 +16,7 @@ restoration: biharmonic, Navier-Stokes).
     python benchmarks/auto_table.py sr-Set14-x4 > benchmarks/results/sr-Set14-x4-auto/table.md
     python benchmarks/auto_table.py inpaint-Heide11-50pct \
         > benchmarks/results/inpaint-Heide11-50pct-auto/table.md
+    python benchmarks/auto_table.py denoise-CBM3D9-sigma25 auto-tv   # another preset's runs
 """
 
 from __future__ import annotations
@@ -149,14 +150,14 @@ def _f(v: float | None, digits: int = 2) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def rows(name: str) -> list[dict]:
+def rows(name: str, preset: str = "auto") -> list[dict]:
     t, out = TABLES[name], []
     extra = {
         k: json.loads(f.read_text())
         for k in EXTRA_PEERS.get(name, ())
-        if (f := RESULTS / f"{name}-auto" / "peers" / f"{k}.json").is_file()
+        if (f := RESULTS / f"{name}-auto" / "peers" / f"{k}.json").is_file()  # any preset's
     }
-    for path in sorted((RESULTS / f"{name}-auto").glob("*.json")):
+    for path in sorted((RESULTS / f"{name}-{preset}").glob("*.json")):
         rec = json.loads(path.read_text())
         if rec.get("quick") or "fits" not in rec:
             continue
@@ -261,4 +262,4 @@ def render(name: str, rs: list[dict]) -> str:
 
 if __name__ == "__main__":
     table = sys.argv[1] if len(sys.argv) > 1 else "denoise-CBM3D9-sigma25"
-    print(render(table, rows(table)), end="")
+    print(render(table, rows(table, *sys.argv[2:3])), end="")
