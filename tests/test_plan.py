@@ -143,3 +143,10 @@ def test_auto_tv_weight_follows_the_estimated_noise():
     assert weights[1] == pytest.approx(0.1 * 0.2, rel=0.2)
     user = deepprior.denoise(add_gaussian_noise(flat, 0.2), tv_weight=0.5, **kw)
     assert user.report["settings"]["tv_weight"] == 0.5  # the user's weight wins
+
+
+def test_presets_without_dip_tv_keep_their_settings():
+    # A setting added later is left out of a preset's settings where it is off, so a fit
+    # saved before it existed still resumes (its state's fingerprint holds the settings).
+    assert "tv_per_sigma" not in get_preset("denoise", "auto").to_dict()
+    assert get_preset("denoise", "auto-tv").to_dict()["tv_per_sigma"] == 0.1

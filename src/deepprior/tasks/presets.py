@@ -45,6 +45,10 @@ HOLDOUT: dict[str, Any] = {"fraction": 0.05, "patience": 200, "every": 10, "min_
 AUTO_BACKTRACK_KEEP_DB = 0.5
 #: Fields excluded from :meth:`Preset.to_dict` (bookkeeping, not settings).
 _BOOKKEEPING = ("overrides",)
+#: Settings added later, left out of :meth:`Preset.to_dict` at their value that turns them
+#: off: a preset that does not use them keeps the settings (and the saved-state fingerprint)
+#: it had before they existed.
+_OFF_BY_DEFAULT: dict[str, Any] = {"tv_per_sigma": 0.0}
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,9 @@ class Preset:
         d = asdict(self)
         for k in _BOOKKEEPING:
             d.pop(k)
+        for k, off in _OFF_BY_DEFAULT.items():  # so a fit saved before they existed resumes
+            if d[k] == off:
+                d.pop(k)
         return d
 
 
