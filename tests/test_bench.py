@@ -388,12 +388,17 @@ def test_an_interrupted_image_resumes_its_fit(group, tmp_path, monkeypatch):
     assert rec["metrics"]["dip"] == whole["baby"]["metrics"]["dip"]
     assert not list(out.glob("*.state.pt"))  # the record is written: the state is gone
 
-    # A state the fit cannot use (here: junk) is dropped and the image starts afresh.
+    # A state the fit cannot use (here: junk) is kept aside, not saved over, while the image
+    # starts afresh; its record written, the image's states go.
     (out / "baby.json").unlink()
     (out / "baby.dip.state.pt").write_bytes(b"junk")
-    res = invoke(group, *args, "--out", str(out))
+    monkeypatch.setattr(SaveState, "on_step", save_then_stop)
+    res = CliRunner().invoke(group, ["bench", *args, "--out", str(out)])
     assert "cannot read the saved fit state" in res.output and "starting afresh" in res.output
-    assert res.exit_code == 0 and records(out)["baby"]["fits"]["dip"]["resumed_from"] == 0
+    assert res.exit_code == 130 and (out / "baby.dip.stale.state.pt").read_bytes() == b"junk"
+    monkeypatch.setattr(SaveState, "on_step", save)
+    res = invoke(group, *args, "--out", str(out))
+    assert res.exit_code == 0 and records(out)["baby"]["fits"]["dip"]["resumed_from"] == 20
     assert not list(out.glob("*.state.pt"))
     # --force starts over, whatever state there is.
     (out / "baby.dip.state.pt").write_bytes(b"junk")

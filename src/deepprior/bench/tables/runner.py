@@ -243,9 +243,13 @@ class _Runner:
         try:
             res = fn(*args, **kw)
         except StateMismatch as e:
-            self.log(f"{self.image}: {name}: {e}; starting afresh")
             assert sf is not None
-            sf.unlink(missing_ok=True)
+            # Kept aside, not deleted: hours of fitting may be in it (e.g. a state from before
+            # an upgrade that changed the preset's settings), and the new fit saves over sf.
+            stale = sf.with_name(sf.name.replace(".state.pt", ".stale.state.pt"))
+            if sf.is_file():
+                sf.replace(stale)
+            self.log(f"{self.image}: {name}: {e}; kept it as {stale.name}, starting afresh")
             res = fn(*args, **{**kw, "resume": False})
         r = res.report
         # A resumed fit: add the fitting time of the earlier runs to this one's.
