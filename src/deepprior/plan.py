@@ -149,13 +149,18 @@ def _input_channels(preset: Preset, guide: torch.Tensor | None) -> int:
     return preset.input_channels
 
 
-def _tv_weight(prior: str, tv_weight: float | None) -> float:
-    """The weight of the TV term in the loss: ``tv_weight`` for the TV prior (default
-    :data:`TV_PRIOR_WEIGHT`) and for the DIP (DIP-TV; default 0, the plain DIP); none for
+def _tv_weight(prior: str, tv_weight: float | None, preset: Preset, y: torch.Tensor) -> float:
+    """The weight of the TV term in the loss: the user's ``tv_weight``, else
+    :data:`TV_PRIOR_WEIGHT` for the TV prior and, for the DIP, the preset's ``tv_per_sigma``
+    times the noise estimated in the observation ``y`` (0 for the paper's presets); none for
     ``prior='none'``."""
+    if prior == "none":
+        return 0.0
+    if tv_weight is not None:
+        return float(tv_weight)
     if prior == "tv":
-        return TV_PRIOR_WEIGHT if tv_weight is None else float(tv_weight)
-    return float(tv_weight or 0.0) if prior == "dip" else 0.0
+        return TV_PRIOR_WEIGHT
+    return preset.tv_per_sigma * estimate_noise_sigma(y) if preset.tv_per_sigma else 0.0
 
 
 def _check(preset: Preset, prior: str, restarts: int, tv_weight: float | None = None) -> None:
@@ -226,9 +231,7 @@ def build_plan(
         net = create_net("pixels", in_channels, problem.channels, size=canvas, init=problem.init)
         schedule = Schedule(iters=preset.iters, lr=pixel_lr(preset), ema=None)
         runs, z_kind = 1, "noise"
-    weight = _tv_weight(prior, tv_weight)
-    if prior == "dip" and tv_weight is None and preset.tv_per_sigma:
-        weight = preset.tv_per_sigma * estimate_noise_sigma(problem.data_term.target[0])
+    weight = _tv_weight(prior, tv_weight, preset, problem.data_term.target[0])
     term = with_tv(problem.data_term, weight)
     callbacks: list[Callback] = []
     if preset.stop:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..ops import DataTerm, Identity
@@ -29,6 +30,15 @@ def identity_problem(task: str, image: ImageLike) -> Problem:
     return Problem(task, DataTerm(y, Identity()), tuple(y.shape[-2:]), y.shape[0], degraded=y)
 
 
+#: The default denoiser; ``auto-tv`` is it with a TV term.
+_AUTO = Preset(
+    "auto", "32-filter net in tiles of at most 160 px, each stopping by itself "
+    "(held-out pixels), output = best EMA",
+    net_kwargs=AUTO_NET, iters=3000, output="best", stop="holdout", stop_kwargs=HOLDOUT,
+    tile=AUTO_TILE, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB,
+)  # fmt: skip
+
+
 @register_task
 class Denoise(Task):
     name = "denoise"
@@ -36,17 +46,11 @@ class Denoise(Task):
     default_preset = "auto"
     summary = "Blind denoising of INPUT (Gaussian or real noise)."
     presets = {
-        "auto": Preset(
-            "auto", "32-filter net in tiles of at most 160 px, each stopping by itself "
-            "(held-out pixels), output = best EMA",
-            net_kwargs=AUTO_NET, iters=3000, output="best", stop="holdout", stop_kwargs=HOLDOUT,
-            tile=AUTO_TILE, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB,
-        ),
-        "auto-tv": Preset(
-            "auto-tv", "auto with a TV term in the loss (DIP-TV), weighted by the estimated "
+        "auto": _AUTO,
+        "auto-tv": replace(
+            _AUTO, name="auto-tv", tv_per_sigma=TV_PER_SIGMA,
+            description="auto with a TV term in the loss (DIP-TV), weighted by the estimated "
             "noise: slower, often better",
-            net_kwargs=AUTO_NET, iters=3000, output="best", stop="holdout", stop_kwargs=HOLDOUT,
-            tile=AUTO_TILE, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB, tv_per_sigma=TV_PER_SIGMA,
         ),
         "paper": Preset(
             "paper", "SR-default net, 1800 steps, sigma_p=1/30, output = EMA (gamma 0.99)",
