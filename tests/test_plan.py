@@ -150,3 +150,30 @@ def test_presets_without_dip_tv_keep_their_settings():
     # saved before it existed still resumes (its state's fingerprint holds the settings).
     assert "tv_per_sigma" not in get_preset("denoise", "auto").to_dict()
     assert get_preset("denoise", "auto-tv").to_dict()["tv_per_sigma"] == 0.1
+
+
+#: The preset settings a saved fit's fingerprint holds. A saved state resumes only while
+#: these are unchanged, so a setting added to Preset belongs in presets._OFF_BY_DEFAULT.
+FINGERPRINTED = {
+    "name", "description", "net", "net_kwargs", "input", "input_channels", "iters", "lr",
+    "input_noise", "ema", "backtrack_db", "backtrack_keep_db", "output", "stop", "stop_kwargs",
+    "lr_schedule", "keep_observed", "tile",
+}  # fmt: skip
+
+
+def test_a_new_preset_setting_does_not_orphan_saved_fits():
+    # Every field of Preset is either fingerprinted from the start, bookkeeping, or left out
+    # of the settings at the default that turns it off; else every user's saved fit (and
+    # every benchmark's resumable state) would be refused after an upgrade.
+    from dataclasses import fields
+
+    from deepprior.tasks.presets import _BOOKKEEPING, _OFF_BY_DEFAULT, Preset
+
+    names = {f.name for f in fields(Preset)} - set(_BOOKKEEPING) - set(_OFF_BY_DEFAULT)
+    assert names == FINGERPRINTED, (
+        f"new Preset settings {sorted(names - FINGERPRINTED)}: add them to _OFF_BY_DEFAULT "
+        "with the value that turns them off"
+    )
+    defaults = {f.name: f.default for f in fields(Preset)}
+    assert {k: defaults[k] for k in _OFF_BY_DEFAULT} == _OFF_BY_DEFAULT
+    assert set(get_preset("sr", "auto", factor=4).to_dict()) == FINGERPRINTED
