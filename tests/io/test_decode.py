@@ -108,6 +108,12 @@ def test_tiff_float_and_planar(tmp_path: Path) -> None:
     _raises_one_line(
         r"big\.tif: floating-point image .* not in \[0, 1\]", load_image, tmp_path / "big.tif"
     )
+    # A NaN or infinite sample is refused, not silently made black or white.
+    rgb[2, 3, 1], rgb[5, 5, 0] = np.nan, np.inf
+    tifffile.imwrite(tmp_path / "nan.tif", rgb, photometric="rgb")
+    _raises_one_line(
+        r"nan\.tif: 2 of 360 samples are NaN or infinite", load_image, tmp_path / "nan.tif"
+    )
 
 
 @pytest.mark.parametrize(

@@ -235,7 +235,13 @@ def _to_unit_range(raw: np.ndarray, p: Path) -> np.ndarray:
     if dtype.kind == "u":
         return (raw.astype(np.float64) / np.iinfo(dtype).max).astype(np.float32)
     if dtype.kind == "f":
-        arr = np.nan_to_num(raw.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        arr = raw.astype(np.float32)
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        if bad:
+            raise DeepPriorError(
+                f"{p}: {bad} of {arr.size} samples are NaN or infinite; replace them with values "
+                "in [0, 1] (to fill them in, mark them in a --mask and run deepprior inpaint)"
+            )
         lo, hi = float(arr.min()), float(arr.max())
         if lo < -1e-3 or hi > 1.0 + 1e-3:
             raise DeepPriorError(
