@@ -125,7 +125,9 @@ def common_options(fn: Callable) -> Callable:
             help="Start even when the estimated memory exceeds what is available.",
         ),  # fmt: skip
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary."),
-    ]
+        click.option("--progress/--no-progress", default=True, show_default=True,
+                     help="The progress bar (--no-progress keeps the summary, e.g. in a log)."),
+    ]  # fmt: skip
     for opt in reversed(options):
         fn = opt(fn)
     return fn
@@ -163,7 +165,7 @@ def run_task(
             input_noise=opts["input_noise"], net=opts["net"],
             net_kwargs=_net_kwargs(opts), seed=opts["seed"],
             device=opts["device"], precision=opts["precision"], gt=gt,
-            progress=not opts["quiet"], snapshot_dir=snapshot_dir,
+            progress=opts.get("progress", True) and not opts["quiet"], snapshot_dir=snapshot_dir,
             snapshot_every=opts["save_every"], memory_check=not opts["no_memory_check"],
             restarts=opts["restarts"], state_file=state_file,
             state_every=opts["state_every"], resume=opts["resume"], callbacks=views.callbacks,
