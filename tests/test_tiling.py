@@ -278,6 +278,28 @@ def test_the_python_denoise_tiles_as_the_cli_does():
     assert deepprior.denoise(img, tile=72, overlap=8, **kw).report["tiles"]["count"] == 3
 
 
+def test_the_python_restore_tiles_with_a_mask_and_fits_a_generated_one_whole(monkeypatch):
+    """``deepprior.restore`` goes through the same runner: a preset's tiles cut the image and
+    its mask; a mask it generates (``p_known``) cannot be cut, so that image runs whole."""
+    from dataclasses import replace
+
+    import deepprior
+    from deepprior.ops import bernoulli_mask
+    from deepprior.tasks import get_task
+
+    task = get_task("restore")
+    monkeypatch.setitem(task.presets, "auto", replace(task.presets["auto"], tile=64))
+    kw = {"iters": 2, "progress": False, "net_kwargs": {"n_d": [8, 8], "n_s": 2}}
+    img, mask = torch.rand(1, 48, 130), bernoulli_mask((48, 130), 0.5, seed=1)
+    tiled = deepprior.restore(img * mask, mask, overlap=8, **kw)
+    assert tiled.report["tiles"]["count"] == 3
+    known = mask.bool()
+    assert torch.allclose(tiled.image[known], img[known], atol=1e-6)  # each tile keeps them
+    assert "tiles" not in deepprior.restore(img * mask, mask, tile="off", **kw).report
+    simulated = deepprior.restore(img, p_known=0.5, **kw)
+    assert "tiles" not in simulated.report and sorted(simulated.extras) == ["mask", "masked"]
+
+
 def test_a_run_tiled_by_its_preset_resumes_where_it_stopped(tmp_path):
     """The preset chose the tiles (no --tile): the same call with resume=True continues at
     the unfinished tile instead of refusing the saved tiles as another run's."""

@@ -929,7 +929,13 @@ def _preset_tile(task: Task, images: Sequence[Any], kw: dict[str, Any]) -> int |
     if side is None:
         return None
     h, w = images[0].shape[-2:]
-    return side if max(h, w) > side + DEFAULT_OVERLAP else None
+    if max(h, w) <= side + DEFAULT_OVERLAP:
+        return None
+    try:  # a preset's tiles are a preference: inputs that cannot be cut run whole
+        footprint(task.name, _settings(task, images, kw))
+    except DeepPriorError:
+        return None
+    return side
 
 
 def solve_maybe_tiled(

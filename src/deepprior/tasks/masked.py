@@ -13,7 +13,7 @@ from .base import Problem, Result
 from .common import ImageLike, as_image, fit_task
 from .options import FitOptions, fit_options
 from .presets import AUTO_BACKTRACK_KEEP_DB, AUTO_NET, FAST_NET, HOLDOUT, Preset
-from .registry import INPUT, PRIOR, Option, Task, register_task
+from .registry import INPUT, PRIOR, Option, Task, get_task, register_task
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -139,7 +139,7 @@ class Restore(_MaskedTask):
         return self.extras if p_known is not None else ()
 
     def run(self, image: ImageLike, mask: ImageLike | None = None, **kw: Any) -> Result:
-        return restore(image, mask, **kw)
+        return _restore(image, mask, **kw)
 
 
 def make_mask(kind: str, size: tuple[int, int], *, p_known: float = 0.5, seed: int = 0):
@@ -244,6 +244,8 @@ def restore(
     p_known: float | None = None,
     preset: str | None = None,
     invert_mask: bool = False,
+    tile: int | str | None = None,
+    overlap: int | None = None,
     **kw: Unpack[FitOptions],
 ) -> Result:
     """Restoration from a fraction of random pixels (Table 3): inpainting with its own preset.
@@ -251,7 +253,32 @@ def restore(
     Give ``mask`` for an image whose missing pixels are known (1 / white = known; with
     ``invert_mask``, white = missing), or ``p_known`` to keep that fraction of a clean
     ``image``'s pixels at random (seeded) and restore the rest.
+
+    As the CLI, with a mask: ``tile`` restores the image in tiles of that many px (``"auto"``:
+    the largest that fit in memory; ``"off"``: one fit of the whole image, whatever the
+    preset says), the mask cut alongside; ``overlap``: px shared by neighbours.
+
+    Example:
+        >>> import deepprior, torch
+        >>> res = deepprior.restore(torch.rand(1, 48, 48), p_known=0.5, iters=2,
+        ...                         progress=False, net_kwargs={"n_d": [8, 8], "n_s": 2})
+        >>> res.image.shape, sorted(res.extras)
+        (torch.Size([1, 48, 48]), ['mask', 'masked'])
     """
+    return get_task("restore").solve(image, mask, tile=tile, overlap=overlap, preset=preset,
+                                     p_known=p_known, invert_mask=invert_mask, **kw)  # fmt: skip
+
+
+def _restore(
+    image: ImageLike,
+    mask: ImageLike | None = None,
+    *,
+    p_known: float | None = None,
+    preset: str | None = None,
+    invert_mask: bool = False,
+    **kw: Any,
+) -> Result:
+    """:func:`restore` on the whole image (or on one tile of it)."""
     if (mask is None) == (p_known is None):
         raise DeepPriorError("give either a mask or p_known (exactly one)", param="mask")
     x = as_image(image)
