@@ -288,6 +288,7 @@ def test_the_python_restore_tiles_with_a_mask_and_fits_a_generated_one_whole(mon
     from deepprior.tasks import get_task
 
     task = get_task("restore")
+    assert task.presets["auto"].tile == 160 and task.presets["paper"].tile is None
     monkeypatch.setitem(task.presets, "auto", replace(task.presets["auto"], tile=64))
     kw = {"iters": 2, "progress": False, "net_kwargs": {"n_d": [8, 8], "n_s": 2}}
     img, mask = torch.rand(1, 48, 130), bernoulli_mask((48, 130), 0.5, seed=1)
