@@ -28,12 +28,10 @@ from pathlib import Path
 
 import torch
 
-from deepprior.bench.data import image_seed
+from deepprior.bench.data import dataset_image, image_seed, resolve_data_dir
 from deepprior.io import load_image
 from deepprior.ops import bernoulli_mask
 from deepprior.tasks.registry import get_task
-
-HEIDE11 = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "Heide11"
 
 
 def main() -> None:
@@ -41,7 +39,7 @@ def main() -> None:
     p.add_argument("image", help="a Heide11 image name, e.g. Cameraman256")
     p.add_argument("out")
     p.add_argument("--tile", type=int, default=160, help="tile side (px); 0: the whole image")
-    p.add_argument("--data", default=str(HEIDE11))
+    p.add_argument("--data-dir", default=None, help="as bench's (default: ../shared/data)")
     a = p.parse_args()
     torch.set_num_threads(1)
     if a.image.startswith("photo:"):
@@ -49,7 +47,8 @@ def main() -> None:
 
         gt, seed = gray(a.image.removeprefix("photo:")), 0
     else:
-        gt, seed = load_image(Path(a.data) / f"{a.image}.png", channels=1), image_seed(0, a.image)
+        path = dataset_image(resolve_data_dir(a.data_dir), "Heide11", a.image)
+        gt, seed = load_image(path, channels=1), image_seed(0, a.image)
     mask = bernoulli_mask(tuple(gt.shape[-2:]), 0.5, seed=seed)
     t0 = time.perf_counter()
     res = get_task("restore").solve(gt * mask, mask, tile=a.tile or "off", preset="auto", gt=gt,

@@ -165,7 +165,7 @@ def run_task(
             input_noise=opts["input_noise"], net=opts["net"],
             net_kwargs=_net_kwargs(opts), seed=opts["seed"],
             device=opts["device"], precision=opts["precision"], gt=gt,
-            progress=opts.get("progress", True) and not opts["quiet"], snapshot_dir=snapshot_dir,
+            progress=opts["progress"] and not opts["quiet"], snapshot_dir=snapshot_dir,
             snapshot_every=opts["save_every"], memory_check=not opts["no_memory_check"],
             restarts=opts["restarts"], state_file=state_file,
             state_every=opts["state_every"], resume=opts["resume"], callbacks=views.callbacks,
