@@ -301,6 +301,23 @@ def test_the_python_restore_tiles_with_a_mask_and_fits_a_generated_one_whole(mon
     assert "tiles" not in simulated.report and sorted(simulated.extras) == ["mask", "masked"]
 
 
+def test_the_python_inpaint_takes_tiles_and_refuses_them_for_a_generated_mask():
+    """``deepprior.inpaint`` goes through the runner too: ``tile=`` cuts the image and its
+    mask, each tile keeping its known pixels; a generated mask cannot be cut."""
+    import deepprior
+    from deepprior.ops import bernoulli_mask
+
+    kw = {"iters": 2, "progress": False, "net_kwargs": {"n_d": [8, 8], "n_s": 2}}
+    img, mask = torch.rand(1, 48, 130), bernoulli_mask((48, 130), 0.5, seed=1)
+    tiled = deepprior.inpaint(img * mask, mask, tile=64, overlap=8, **kw)
+    assert tiled.report["tiles"]["count"] == 3
+    known = mask.bool()
+    assert torch.allclose(tiled.image[known], img[known], atol=1e-6)
+    assert "tiles" not in deepprior.inpaint(img * mask, mask, **kw).report  # auto: whole
+    with pytest.raises(DeepPriorError, match="needs a mask file"):
+        deepprior.inpaint(img, mask_kind="bernoulli", tile=64, **kw)
+
+
 def test_a_run_tiled_by_its_preset_resumes_where_it_stopped(tmp_path):
     """The preset chose the tiles (no --tile): the same call with resume=True continues at
     the unfinished tile instead of refusing the saved tiles as another run's."""

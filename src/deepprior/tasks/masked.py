@@ -104,7 +104,7 @@ class Inpaint(_MaskedTask):
         return super().preset("holes" if name is None and mask_kind == "box" else name)
 
     def run(self, image: ImageLike, mask: ImageLike | None = None, **kw: Any) -> Result:
-        return inpaint(image, mask, **kw)
+        return _inpaint(image, mask, **kw)
 
 
 @register_task
@@ -214,6 +214,8 @@ def inpaint(
     p_known: float = 0.5,
     preset: str | None = None,
     invert_mask: bool = False,
+    tile: int | str | None = None,
+    overlap: int | None = None,
     **kw: Unpack[FitOptions],
 ) -> Result:
     """Inpainting: fit ``||(x - x0) * m||^2`` where ``m`` is 1 on known pixels.
@@ -224,7 +226,35 @@ def inpaint(
     generated mask: then the clean image is the ground truth, and ``extras`` holds the
     ``masked`` input and the ``mask``. The default preset follows the mask: ``holes`` for
     a box, ``auto`` (the ``text`` recipe that stops by itself) otherwise.
+
+    As the CLI, with a mask: ``tile`` inpaints the image in tiles of that many px
+    (``"auto"``: the largest that fit in memory; ``"off"``: one fit of the whole image), the
+    mask cut alongside; ``overlap``: px shared by neighbours.
+
+    Example:
+        >>> import deepprior, torch
+        >>> m = torch.ones(1, 48, 48); m[:, 20:28, 20:28] = 0
+        >>> res = deepprior.inpaint(torch.rand(1, 48, 48), m, tile=32, overlap=8, iters=2,
+        ...                         progress=False, net_kwargs={"n_d": [8, 8], "n_s": 2})
+        >>> res.image.shape, len(res.report["tiles"]["fits"])
+        (torch.Size([1, 48, 48]), 4)
     """
+    return get_task("inpaint").solve(image, mask, tile=tile, overlap=overlap, preset=preset,
+                                     mask_kind=mask_kind, p_known=p_known,
+                                     invert_mask=invert_mask, **kw)  # fmt: skip
+
+
+def _inpaint(
+    image: ImageLike,
+    mask: ImageLike | None = None,
+    *,
+    mask_kind: str | None = None,
+    p_known: float = 0.5,
+    preset: str | None = None,
+    invert_mask: bool = False,
+    **kw: Any,
+) -> Result:
+    """:func:`inpaint` on the whole image (or on one tile of it)."""
     if (mask is None) == (mask_kind is None):
         raise DeepPriorError("give either a mask or a mask_kind (exactly one)", param="mask")
     x = as_image(image)
