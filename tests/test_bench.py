@@ -469,7 +469,7 @@ def test_a_tiled_fit_stopped_in_its_first_tile_is_resumed(tmp_path):
 
     run.fit("dip", fit)
     assert seen["resume"] is True
-    assert "House: dip: resuming the fit saved in House.dip.tiles/" in lines
+    assert "House: dip: resuming the tiles saved in House.dip.tiles/" in lines
     seen.clear()
     _Runner(opts, "Other", lines.append).fit("dip", fit)
     assert seen["resume"] is False

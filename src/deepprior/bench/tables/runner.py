@@ -237,9 +237,11 @@ class _Runner:
             resume = sf.is_file() or (tiles.is_dir() and any(tiles.iterdir()))
             kw.update(state_file=sf, state_every=self.STATE_EVERY,
                       state_seconds=self.STATE_SECONDS, resume=resume)  # fmt: skip
-            if kw["resume"]:
-                saved = sf.name if sf.is_file() else f"{tiles.name}/"
-                self.log(f"{self.image}: {name}: resuming the fit saved in {saved}")
+            if tiles.is_dir() and any(tiles.iterdir()):
+                self.log(f"{self.image}: {name}: resuming the tiles saved in {tiles.name}/")
+            elif sf.is_file():  # a preset that now tiles starts its tiles afresh beside it
+                self.log(f"{self.image}: {name}: resuming the fit saved in {sf.name} if this "
+                         "fit is of the whole image")  # fmt: skip
         try:
             res = fn(*args, **kw)
         except StateMismatch as e:
