@@ -175,14 +175,17 @@ def test_16_bit_output(images, tmp_path):
     assert png.Reader(filename=str(out)).read()[3]["bitdepth"] == 16
 
 
-def test_no_progress_drops_the_bar_and_keeps_the_summary(images, tmp_path):
-    # For a log file: no carriage-return bar lines, but the one-line summary of the run.
+def test_no_progress_drops_the_bar_and_keeps_the_plan_and_summary(images, tmp_path):
+    # For a log file: no carriage-return bar lines, but the plan line and the run's summary.
     args = ["denoise", str(images["clean"]), "-o", str(tmp_path / "o.png"), "--iters", "3",
             *SMALL_NET]  # fmt: skip
     with_bar, without = run(*args), run(*args, "--no-progress")
     assert with_bar.returncode == without.returncode == 0, without.stderr
-    assert "3/3" in with_bar.stderr and "3/3" not in without.stderr
-    assert without.stderr.startswith("wrote ") and "3 steps" in without.stderr
+    assert "3/3" in with_bar.stderr and "3/3" not in without.stderr and "\r" not in without.stderr
+    plan, summary = without.stderr.strip().splitlines()
+    assert plan.startswith("denoise: preset ") and "3 steps" in plan
+    assert summary.startswith("wrote ") and "3 steps" in summary
+    assert run(*args, "--quiet").stderr == ""
 
 
 # --- bad input: one line, exit status 2 ------------------------------------------------------

@@ -151,3 +151,19 @@ def test_mp4_without_ffmpeg_is_refused_before_the_fit(tmp_path, photo):
                                     str(tmp_path / "o.png"), "--gif", "mp4"])  # fmt: skip
     assert res.exit_code == 2 and "pip install imageio-ffmpeg" in res.stderr
     assert not (tmp_path / "o.png").exists()
+
+
+def test_progress_log_prints_the_plan_and_plain_lines_without_a_bar(monkeypatch, capsys):
+    """``progress="log"`` (the CLI's ``--no-progress``): the plan line, then a progress line
+    every ``LOG_SECONDS`` with no carriage-return bar."""
+    import deepprior
+    from deepprior.tasks import base
+
+    monkeypatch.setattr(base, "LOG_SECONDS", 0.0)
+    deepprior.denoise(torch.rand(3, 32, 32), iters=12, progress="log",
+                      net_kwargs={"n_d": [8, 8], "n_s": 2})  # fmt: skip
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    lines = err.strip().splitlines()
+    assert any(ln.startswith("denoise: preset ") for ln in lines)
+    assert any(ln.startswith("denoise: step 10/12") for ln in lines), lines

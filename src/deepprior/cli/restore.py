@@ -126,7 +126,7 @@ def common_options(fn: Callable) -> Callable:
         ),  # fmt: skip
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary."),
         click.option("--progress/--no-progress", default=True, show_default=True,
-                     help="The progress bar (--no-progress keeps the summary, e.g. in a log)."),
+                     help="The progress bar (--no-progress: a plain line a minute instead, e.g. for a log)."),
     ]  # fmt: skip
     for opt in reversed(options):
         fn = opt(fn)
@@ -138,6 +138,13 @@ def _net_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
     if opts.get("checkpoint"):
         kwargs["checkpoint"] = True
     return kwargs
+
+
+def _progress(opts: dict[str, Any]) -> bool | str:
+    """``--quiet``: nothing; ``--no-progress``: the plan, notices and a line a minute."""
+    if opts["quiet"]:
+        return False
+    return True if opts["progress"] else "log"
 
 
 def run_task(
@@ -165,7 +172,7 @@ def run_task(
             input_noise=opts["input_noise"], net=opts["net"],
             net_kwargs=_net_kwargs(opts), seed=opts["seed"],
             device=opts["device"], precision=opts["precision"], gt=gt,
-            progress=opts["progress"] and not opts["quiet"], snapshot_dir=snapshot_dir,
+            progress=_progress(opts), snapshot_dir=snapshot_dir,
             snapshot_every=opts["save_every"], memory_check=not opts["no_memory_check"],
             restarts=opts["restarts"], state_file=state_file,
             state_every=opts["state_every"], resume=opts["resume"], callbacks=views.callbacks,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..callbacks import GroundTruth, ProgressBar, SaveState, Snapshots
+from ..callbacks import GroundTruth, ProgressBar, ProgressLog, SaveState, Snapshots
 from ..errors import DeepPriorError, StateMismatch
 from ..fit import Callback, load_state
 from ..plan import PRIORS, FitPlan, build_plan
@@ -96,6 +97,14 @@ class Problem:
     info: dict[str, Any] = field(default_factory=dict)
 
 
+#: Seconds between two progress lines with ``progress="log"``.
+LOG_SECONDS = 60.0
+
+
+def _stderr_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def solve_problem(
     problem: Problem,
     preset: Preset,
@@ -106,7 +115,7 @@ def solve_problem(
     device: str = "auto",
     precision: str = "auto",
     gt: torch.Tensor | None = None,
-    progress: bool = True,
+    progress: bool | str = True,
     callbacks: Sequence[Callback] = (),
     snapshot_dir: str | Path | None = None,
     snapshot_every: int = 0,
@@ -126,7 +135,8 @@ def solve_problem(
         prior, tv_weight, seed, device, precision, restarts, memory_check: see
             :func:`deepprior.plan.build_plan`.
         gt: a clean image to measure PSNR/SSIM against, during and after the fit.
-        progress: show a progress bar.
+        progress: show a progress bar and the one-line plan; ``"log"``: the plan and a plain
+            line every minute instead of the bar (for logs).
         callbacks: extra callbacks for the loop.
         snapshot_dir, snapshot_every: write the current output every K steps to this folder.
         metrics_every: how often the PSNR against ``gt`` is measured.
@@ -157,9 +167,12 @@ def solve_problem(
     if snapshot_dir is not None and snapshot_every > 0:
         cbs.append(Snapshots(snapshot_dir, every=snapshot_every))
     if progress:
-        every = max(1, min(25, preset.iters // 100 or 1))
         cbs.append(PlanLine(plan_line(problem, preset, plan)))
-        cbs.append(ProgressBar(every=every, desc=problem.task, metrics=gt_cb))
+        if progress == "log":  # for logs and pipes: a plain line now and then
+            cbs.append(ProgressLog(_stderr_line, seconds=LOG_SECONDS, desc=problem.task))
+        else:
+            every = max(1, min(25, preset.iters // 100 or 1))
+            cbs.append(ProgressBar(every=every, desc=problem.task, metrics=gt_cb))
     started = now_iso()
     t0 = time.perf_counter()
     fr = plan.run(cbs, seed=seed, resume=saved)

@@ -37,7 +37,7 @@ class FitOptions(TypedDict, total=False):
     device: str
     precision: str
     gt: Any
-    progress: bool
+    progress: bool | str
     callbacks: Sequence[Callback]
     snapshot_dir: str | Path | None
     snapshot_every: int
@@ -70,7 +70,8 @@ FIT_OPTION_DOCS: dict[str, str] = {
     "device": "'auto', 'cpu', 'cuda' or 'cuda:N'.",
     "precision": "'auto' (bf16 on CPUs with native bf16 units, else fp32), 'fp32' or 'bf16'.",
     "gt": "clean image (tensor, array, PIL image or path): PSNR/SSIM during and after.",
-    "progress": "show a progress bar and the one-line plan before the fit.",
+    "progress": "show a progress bar and the one-line plan before the fit; 'log': the plan and "
+    "a plain progress line every minute instead of the bar (for logs).",
     "callbacks": "extra callbacks of the fitting loop (deepprior.Callback).",
     "snapshot_dir": "folder the snapshots of snapshot_every go to.",
     "snapshot_every": "write the current output every K steps (0: never).",
