@@ -126,7 +126,8 @@ def common_options(fn: Callable) -> Callable:
         ),  # fmt: skip
         click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary."),
         click.option("--progress/--no-progress", default=True, show_default=True,
-                     help="The progress bar (--no-progress: a plain line a minute instead, e.g. for a log)."),
+                     help="The progress bar (--no-progress: a plain line a minute instead, "
+                     "e.g. for a log)."),
     ]  # fmt: skip
     for opt in reversed(options):
         fn = opt(fn)
