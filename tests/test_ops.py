@@ -352,3 +352,36 @@ def test_total_variation(camera: torch.Tensor) -> None:
     x = noise.clone().requires_grad_(True)
     total_variation(x).backward()
     assert x.grad is not None
+
+
+# --- colour post-filter ------------------------------------------------------------------
+
+
+def _opponent(x: torch.Tensor) -> torch.Tensor:
+    from deepprior.ops.color import OPPONENT
+
+    return torch.einsum("ij,jhw->ihw", OPPONENT, x)
+
+
+def test_chroma_guided_averages_chroma_noise_and_keeps_the_luma():
+    from deepprior.ops import chroma_guided
+    from deepprior.ops.color import OPPONENT
+
+    flat = torch.tensor([0.5, 0.4, 0.3]).view(3, 1, 1).expand(3, 64, 64)
+    g = torch.Generator().manual_seed(0)
+    noise = torch.randn(2, 64, 64, generator=g) * 0.03  # chroma only: luma is left exact
+    noisy = flat + torch.einsum("ji,jhw->ihw", OPPONENT[1:], noise)
+    out = chroma_guided(noisy)
+    assert torch.allclose(_opponent(out)[0], _opponent(noisy)[0], atol=1e-5)
+    err_in = (_opponent(noisy)[1:] - _opponent(flat)[1:]).pow(2).mean()
+    err_out = (_opponent(out)[1:] - _opponent(flat)[1:]).pow(2).mean()
+    assert err_out < err_in / 4  # 3x3 windows average about 9 noisy samples
+
+
+def test_chroma_guided_keeps_chroma_that_follows_the_luma():
+    # A colour ramp: the chroma is an affine function of the luma, the guided filter's model.
+    from deepprior.ops import chroma_guided
+
+    ramp = torch.linspace(0.1, 0.9, 48).view(1, 1, 48).expand(1, 48, 48)
+    img = torch.cat([ramp, 0.8 * ramp + 0.05, 0.3 * ramp + 0.2])
+    assert torch.allclose(chroma_guided(img, eps=1e-6), img, atol=2e-3)

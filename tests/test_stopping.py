@@ -221,3 +221,30 @@ def test_the_held_out_pixels_do_not_depend_on_noise_drawn_with_the_same_seed():
     held = float((sq * rule.val[0]).sum() / rule.val.sum())
     fitted = float((sq * rule.fitted[0]).sum() / rule.fitted.sum())
     assert abs(held / fitted - 1) < 0.1, (held, fitted)  # was 0.81 with one shared stream
+
+
+def test_the_post_filter_is_kept_only_where_the_held_out_pixels_say_it_helps():
+    """``Preset.post``: the chroma filter of a result with chroma noise lowers the held-out
+    error, so it is kept; of an isoluminant red-green pattern it blurs the colours away,
+    so the result is returned as it was."""
+    from types import SimpleNamespace
+
+    from deepprior.ops import add_gaussian_noise
+    from deepprior.tasks.base import _post_filter
+
+    def decide(clean: torch.Tensor, result: torch.Tensor):
+        rule = HoldoutStop(fraction=0.2, seed=0)
+        rule.attach(DataTerm(add_gaussian_noise(clean, 0.1, seed=1)))
+        return _post_filter("chroma", SimpleNamespace(callbacks=[rule]), result, clean)
+
+    g = torch.Generator().manual_seed(0)
+    flat = torch.tensor([0.6, 0.4, 0.3]).view(3, 1, 1).expand(3, 64, 64)
+    out, rec = decide(flat, (flat + 0.05 * torch.randn(3, 64, 64, generator=g)).clamp(0, 1))
+    assert rec["applied"] and rec["psnr"][1] > rec["psnr"][0] + 1
+    assert psnr(out, flat) == pytest.approx(rec["psnr"][1], abs=1e-3)
+
+    checker = ((torch.arange(64).view(-1, 1) + torch.arange(64)) % 2).float()
+    red_green = torch.stack([0.3 + 0.4 * checker, 0.3 + 0.4 * (1 - checker), 0.3 + 0 * checker])
+    out, rec = decide(red_green, red_green)
+    assert not rec["applied"] and rec["heldout_mse"][1] > rec["heldout_mse"][0]
+    assert torch.equal(out, red_green)

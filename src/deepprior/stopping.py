@@ -187,6 +187,17 @@ class HoldoutStop(StoppingRule):
         self.fitted = (fit_weight > 0).float().expand(1, target.shape[1], h, w).contiguous()
         return DataTerm(target[0], data_term.operator, fit_weight[0], data_term.tv_weight)
 
+    def error(self, image: torch.Tensor) -> float:
+        """The mean squared error of ``image`` (1, C, h, w) on the held-out pixels: an
+        unbiased estimate of its true error plus the noise level, for any image that the
+        held-out observations did not shape (the fit's outputs, or a filter of them)."""
+        if self.val is None or self.target is None or self.operator is None:
+            raise DeepPriorError("HoldoutStop.attach() must wrap the data term before the fit")
+        with torch.no_grad():
+            x = image.to(self.target.device, torch.float32)
+            err = (self.operator(x) - self.target).square()
+            return float((err * self.val).sum() / self.val.sum())
+
     def score(self, image: torch.Tensor, info: StepInfo) -> float:
         if self.operator is None or self.val is None or self.target is None:
             raise DeepPriorError("HoldoutStop.attach() must wrap the data term before the fit")

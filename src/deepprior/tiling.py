@@ -706,6 +706,8 @@ def _tile_record(tile: Tile, res: Result) -> dict[str, Any]:
                    best_psnr_step=rep.get("best_psnr_step"))  # fmt: skip
     if curve := _stop_curve(res.history):
         rec["curve"] = curve
+    if rep.get("post"):
+        rec["post"] = rep["post"]
     return rec
 
 

@@ -7,8 +7,10 @@
 * :mod:`~deepprior.ops.masks` — inpainting masks (1 = known pixel).
 * :mod:`~deepprior.ops.priors` — total variation.
 * :mod:`~deepprior.ops.data_terms` — :class:`DataTerm`, the fitting loss.
+* :mod:`~deepprior.ops.color` — colour post-filters (:func:`chroma_guided`).
 """
 
+from deepprior.ops.color import POST_FILTERS, chroma_guided
 from deepprior.ops.data_terms import DataTerm
 from deepprior.ops.degrade import (
     RESAMPLE_METHODS,
@@ -32,6 +34,8 @@ from deepprior.ops.operators import (
 from deepprior.ops.priors import TVPenalty, total_variation, with_tv
 
 __all__ = [
+    "POST_FILTERS",
+    "chroma_guided",
     "DataTerm",
     "DEFAULT_MASK_TEXT",
     "DOWNSAMPLE_KERNELS",

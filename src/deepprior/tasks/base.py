@@ -179,15 +179,43 @@ def solve_problem(
     seconds = time.perf_counter() - t0
     record_fit(plan.net, plan.z, plan.device, plan.dtype, fr.seconds, fr.iters_run)
     image, last, ema = plan.outputs(fr)
+    image, post = _post_filter(preset.post, plan, image, gt)
     if keep is not None:
         image, last = keep(image), keep(last)
         ema = None if ema is None else keep(ema)
     metrics = measure(image, last, ema, problem, gt)
     report = build_report(problem, preset, plan, fr, seed=seed, seconds=seconds,
                           metrics=metrics, started=started)  # fmt: skip
+    if post is not None:
+        report["post"] = post
     return Result(image=image, last=last, ema=ema, extras=dict(problem.extras),
                   metrics=metrics, history=fr.history, report=report,
                   interrupted=fr.interrupted)  # fmt: skip
+
+
+def _post_filter(
+    name: str | None, plan: FitPlan, image: torch.Tensor, gt: torch.Tensor | None
+) -> tuple[torch.Tensor, dict[str, Any] | None]:
+    """The preset's post-filter of ``image``, kept only if it lowers the error on the
+    held-out pixels of the fit's stopping rule (which no candidate was fitted to); the
+    record says what was measured (with ``gt``: the PSNR before and after)."""
+    from ..metrics import psnr
+    from ..ops import POST_FILTERS
+    from ..stopping import HoldoutStop
+
+    if name is None:
+        return image, None
+    rule = next((cb for cb in plan.callbacks if isinstance(cb, HoldoutStop)), None)
+    filtered = POST_FILTERS[name](image)
+    if rule is None or filtered is None:
+        why = "no held-out pixels to check it on" if rule is None else "not a colour image"
+        return image, {"filter": name, "applied": False, "why": why}
+    before, after = rule.error(image.unsqueeze(0)), rule.error(filtered.unsqueeze(0))
+    post: dict[str, Any] = {"filter": name, "applied": after < before,
+                            "heldout_mse": [round(before, 8), round(after, 8)]}  # fmt: skip
+    if gt is not None:
+        post["psnr"] = [round(psnr(image, gt), 3), round(psnr(filtered, gt), 3)]
+    return (filtered if post["applied"] else image), post
 
 
 #: The problem-level entry point under its former name.
@@ -218,7 +246,8 @@ def _fingerprint(problem: Problem, preset: Preset, plan: FitPlan, seed: int) -> 
         digest.update(t.detach().float().cpu().contiguous().numpy().tobytes())
     if problem.guide is not None:
         digest.update(problem.guide.detach().float().cpu().contiguous().numpy().tobytes())
-    settings = {k: v for k, v in preset.to_dict().items() if k != "iters"}
+    # A post-filter acts on the fit's result, not on the fit.
+    settings = {k: v for k, v in preset.to_dict().items() if k not in ("iters", "post")}
     return {
         "task": problem.task, "data": digest.hexdigest(), "preset": settings,
         "prior": plan.prior, "tv_weight": plan.tv_weight, "seed": seed, "restarts": plan.runs,

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from ..errors import DeepPriorError
 from ..finite import check_finite
 from ..fit import Schedule
 
@@ -48,7 +49,7 @@ _BOOKKEEPING = ("overrides",)
 #: Settings added later, left out of :meth:`Preset.to_dict` at their value that turns them
 #: off: a preset that does not use them keeps the settings (and the saved-state fingerprint)
 #: it had before they existed.
-_OFF_BY_DEFAULT: dict[str, Any] = {"tv_per_sigma": 0.0}
+_OFF_BY_DEFAULT: dict[str, Any] = {"tv_per_sigma": 0.0, "post": None}
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,10 @@ class Preset:
         tile: restore a larger image in overlapping tiles of at most this many input px a
             side, each fitted (and stopped) on its own (:mod:`deepprior.tiling`); ``None``:
             one fit of the whole image unless it does not fit in memory.
+        post: a post-filter of the result (``"chroma"``: :func:`deepprior.ops.chroma_guided`
+            on a colour image), kept only where it lowers the error on the stopping rule's
+            held-out pixels; it does not change the fit, so it is not in a saved state's
+            fingerprint.
         overrides: the fields a user set (so that a user's ``lr`` always wins).
     """
 
@@ -102,7 +107,17 @@ class Preset:
     keep_observed: bool = False
     tv_per_sigma: float = 0.0
     tile: int | None = None
+    post: str | None = None
     overrides: tuple[str, ...] = field(default=(), compare=False)
+
+    def __post_init__(self) -> None:
+        from ..ops import POST_FILTERS
+
+        if self.post is not None and self.post not in POST_FILTERS:
+            raise DeepPriorError(
+                f"preset {self.name!r}: unknown post-filter {self.post!r}; choose one of "
+                f"{', '.join(POST_FILTERS)}", param="preset",
+            )  # fmt: skip
 
     def with_overrides(self, **overrides: Any) -> Preset:
         """A copy with the non-``None`` overrides applied (and recorded in ``overrides``).
