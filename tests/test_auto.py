@@ -37,6 +37,12 @@ def test_auto_denoiser_stops_by_itself_and_beats_its_input(one_thread):
     assert psnr(res.image, clean) > psnr(noisy, clean) + 3
     # The returned image is the best EMA the rule saw, not the last iterate.
     assert psnr(res.image, clean) > psnr(res.last, clean)
+    # Its chroma filter was judged on the held-out pixels, and the verdict was followed.
+    post = rep["post"]
+    assert post["filter"] == "chroma" and len(post["heldout_mse"]) == 2
+    chosen = post["psnr"][1] if post["applied"] else post["psnr"][0]
+    assert post["applied"] == (post["heldout_mse"][1] < post["heldout_mse"][0])
+    assert psnr(res.image, clean) == pytest.approx(chosen, abs=1e-3)
 
 
 def test_auto_restoration_keeps_the_known_pixels_and_fills_the_others(gray_photo, one_thread):
