@@ -248,3 +248,6 @@ def test_the_post_filter_is_kept_only_where_the_held_out_pixels_say_it_helps():
     out, rec = decide(red_green, red_green)
     assert not rec["applied"] and rec["heldout_mse"][1] > rec["heldout_mse"][0]
     assert torch.equal(out, red_green)
+    # With no held-out pixels (a fit without the rule) nothing can vouch for the filter.
+    out, rec = _post_filter("chroma", SimpleNamespace(callbacks=[]), red_green, None)
+    assert not rec["applied"] and "held-out" in rec["why"] and torch.equal(out, red_green)

@@ -206,10 +206,11 @@ def _post_filter(
     if name is None:
         return image, None
     rule = next((cb for cb in plan.callbacks if isinstance(cb, HoldoutStop)), None)
+    if rule is None:
+        return image, {"filter": name, "applied": False, "why": "no held-out pixels to check it on"}
     filtered = POST_FILTERS[name](image)
-    if rule is None or filtered is None:
-        why = "no held-out pixels to check it on" if rule is None else "not a colour image"
-        return image, {"filter": name, "applied": False, "why": why}
+    if filtered is None:
+        return image, {"filter": name, "applied": False, "why": "not a colour image"}
     before, after = rule.error(image.unsqueeze(0)), rule.error(filtered.unsqueeze(0))
     post: dict[str, Any] = {"filter": name, "applied": after < before,
                             "heldout_mse": [round(before, 8), round(after, 8)]}  # fmt: skip
