@@ -244,6 +244,15 @@ def test_skip_names_a_baseline(group, tmp_path):
     assert "zs_n2n" in res.output  # the choices are listed
 
 
+def test_tile_jobs_are_for_the_tables_that_tile(group, tmp_path):
+    res = invoke(group, "sr", "--quick", "--tile-jobs", "2", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "--tile-jobs applies to the tables whose fits run in tiles" in (
+        res.output
+    )
+    res = invoke(group, "denoise", "--quick", "--tile-jobs", "0", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "--tile-jobs must be at least 1, got 0" in res.output
+
+
 def test_missing_data_dir_from_the_environment(group, tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPPRIOR_DATA", str(tmp_path / "env-data"))
     res = invoke(group, "denoise", "--quick", "--out", str(tmp_path / "o"))

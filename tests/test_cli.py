@@ -398,6 +398,45 @@ def test_resume_after_ctrl_c_gives_the_uninterrupted_result(images, tmp_path):
     assert torch.equal(load_image(out), load_image(whole))
 
 
+def test_tiles_in_parallel_stop_on_sigterm_and_resume_to_the_serial_result(images, tmp_path):
+    """Two tiles at a time (``--tile-jobs 2``): SIGTERM stops the running tiles, which save
+    their state; ``--resume`` finishes the run with the result of the tiles fitted in turn."""
+    args = ["denoise", str(images["clean"]), "--tile", "48", "--overlap", "16", "--preset",
+            "paper", "--iters", "150", "--net-arg", "n_d=8,8", "--net-arg", "n_s=2", "--seed",
+            "3", "--state-every", "10", "--no-progress"]  # fmt: skip
+    out = tmp_path / "par.png"
+    proc = subprocess.Popen([sys.executable, "-m", "deepprior.cli", *args, "-o", str(out),
+                             "--tile-jobs", "2"], stderr=subprocess.PIPE, text=True)  # fmt: skip
+    lines: list[str] = []
+    deadline = time.time() + 120
+    while time.time() < deadline:  # the third tile's fit has begun: a tile is mid-fit
+        line = proc.stderr.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("denoise:") and any(ln.startswith("tile 3/4") for ln in lines):
+            time.sleep(0.5)
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    log = "".join(lines) + err
+    assert proc.returncode == 130, log
+    assert "tiling: 2 tiles at a time, in processes of 1 thread" in log
+    tiles = tmp_path / "par.tiles"
+    done = json.loads((tiles / "manifest.json").read_text())["done"]
+    assert 2 not in done and len(done) >= 1, log
+    assert (tiles / "tile_002.state.pt").is_file(), sorted(p.name for p in tiles.iterdir())
+
+    resumed = run(*args, "-o", str(out), "--tile-jobs", "2", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert not tiles.exists()
+    serial = tmp_path / "serial.png"
+    assert run(*args, "-o", str(serial), "--tile-jobs", "1").returncode == 0
+    assert torch.equal(load_image(out), load_image(serial))
+    bad = run(*args, "-o", str(serial), "--tile-jobs", "0")
+    assert bad.returncode == 2 and "is not 'auto' or a number of processes" in bad.stderr
+
+
 def test_resume_refuses_another_runs_state(images, tmp_path):
     out = tmp_path / "o.png"
     args = ["denoise", str(images["clean"]), "-o", str(out), "--iters", "200", *SMALL_NET]

@@ -251,10 +251,10 @@ def _mask_input(task: Task) -> int | None:
     return next((i for i, o in enumerate(task.inputs) if o.kind == "mask"), None)
 
 
-def _tile_run(task: Task, images: Sequence[Any], box: tuple[int, int, int, int],
+def _tile_run(task: Task, crops: Sequence[Any], box: tuple[int, int, int, int],
               kw: dict[str, Any]) -> Result:  # fmt: skip
-    """Fit the task on the ``box`` crop of every input (a fully known mask: no fit needed)."""
-    crops = [_crop(img, box) for img in images]
+    """Fit the task on a tile's ``crops`` of every input, cut at ``box`` (a fully known mask:
+    no fit needed)."""
     at = _mask_input(task)
     mask = crops[at] if at is not None and at < len(crops) else None
     if mask is not None and bool(mask.min() > 0.5):  # nothing to fill in this tile
@@ -596,44 +596,68 @@ def _run_tiles(
     task: Task, images: Sequence[Any], plan: TilePlan, store: _TileStore, kw: dict[str, Any],
     echo: Callable[[str], None], records: dict[int, dict[str, Any]],
     fallback: torch.Tensor, mosaic: Mosaic | None = None,
-    curves: list[tuple[int, dict[str, Any]]] | None = None,
-) -> tuple[dict[int, dict[str, torch.Tensor]], Result | None, int]:  # fmt: skip
-    """Fit every unfinished tile in turn, saving each; stop at an interrupted one (or when
-    a whole-image callback of ``mosaic`` asked to stop).
+    curves: list[tuple[int, dict[str, Any]]] | None = None, jobs: int = 1, threads: int = 1,
+) -> tuple[dict[int, dict[str, torch.Tensor]], Result | None, int, bool]:  # fmt: skip
+    """Fit every unfinished tile, in turn or ``jobs`` at a time in worker processes of
+    ``threads`` threads (:mod:`deepprior.tile_pool`), saving each; stop at an interrupted
+    one (or when a whole-image callback of ``mosaic`` asked to stop).
 
-    Returns the tiles' images by index, the last tile's result and the steps run; each
+    Returns the tiles' images by index, the last tile's result, the steps run and whether
+    a tile was interrupted (or a callback of ``mosaic`` asked to stop); each
     finished tile's record (:func:`_tile_record`) is added to ``records``, and each fitted
     tile's ``(first step on the run's axis, sampled history)`` to ``curves``."""
     outputs: dict[int, dict[str, torch.Tensor]] = {i: store.load(i) for i in store.done()}
     base = {k: v for k, v in kw.items() if k not in _RUN_ONLY or k == "progress"}
     base["iters"] = plan.iters
     gt = kw.get("gt")
-    last, steps = None, 0
-    for t in plan.tiles:
-        if t.index in outputs:
-            continue
-        echo(f"tile {t.index + 1}/{len(plan.tiles)}")
+    steps = 0
+
+    def tile_kw(t: Tile) -> dict[str, Any]:
+        out = dict(base)
         state = store.state_file(t.index)
-        tile_kw = dict(base)
         if state is not None:
-            tile_kw.update(state_file=state, state_every=kw.get("state_every", 0),
-                           resume=bool(kw.get("resume")) and state.is_file())  # fmt: skip
+            out.update(state_file=state, state_every=kw.get("state_every", 0),
+                       resume=bool(kw.get("resume")) and state.is_file())  # fmt: skip
         if gt is not None:  # the tile's clean crop: its fit's PSNR curve and best step
-            tile_kw["gt"] = _crop(_as_gt(gt), tuple(v * t.scale for v in t.fit))
+            out["gt"] = _crop(_as_gt(gt), tuple(v * t.scale for v in t.fit))
+        return out
+
+    def finished(t: Tile, res: Result, images: dict[str, torch.Tensor],
+                 record: dict[str, Any] | None = None) -> None:  # fmt: skip
+        nonlocal steps
+        steps += int(res.report.get("iters_run", 0))
+        if curves is not None and (res.report.get("history") or {}).get("step"):
+            curves.append((t.index * plan.iters, res.report["history"]))
+        outputs[t.index] = images
+        if res.interrupted or (mosaic is not None and mosaic.stop_reason):
+            return
+        records[t.index] = record or _tile_record(t, res)
+        store.save(t.index, outputs[t.index], plan, records[t.index])
+
+    todo = [t for t in plan.tiles if t.index not in outputs]
+    if jobs > 1 and mosaic is None:
+        from .tile_pool import run_parallel
+
+        if base.get("progress") is True:  # one bar per process would garble: plain lines
+            base["progress"] = "log"
+        last, interrupted = run_parallel(
+            task, plan, todo, jobs, threads, lambda t: [_crop(x, t.fit) for x in images],
+            tile_kw, lambda t, res, out: finished(t, res, out["images"], out["record"]), echo,
+        )  # fmt: skip
+        return outputs, last, steps, interrupted
+    last = None
+    for t in todo:
+        echo(f"tile {t.index + 1}/{len(plan.tiles)}")
+        one = tile_kw(t)
         if mosaic is not None:
             mosaic.begin(t, _blend(plan, outputs, fallback)["image"])
-            tile_kw["callbacks"] = [mosaic]
-        last = _tile_run(task, images, t.fit, tile_kw)
-        steps += int(last.report.get("iters_run", 0))
-        if curves is not None and (last.report.get("history") or {}).get("step"):
-            curves.append((t.index * plan.iters, last.report["history"]))
-        outputs[t.index] = _tile_images(last, t)
+            one["callbacks"] = [mosaic]
+        last = _tile_run(task, [_crop(x, t.fit) for x in images], t.fit, one)
+        finished(t, last, _tile_images(last, t))
         if last.interrupted or (mosaic is not None and mosaic.stop_reason):
-            break
-        records[t.index] = _tile_record(t, last)
-        store.save(t.index, outputs[t.index], plan, records[t.index])
+            return outputs, last, steps, True
         _release_memory()
-    return outputs, last, steps
+    return outputs, last, steps, False
 
 
 def _joined_history(curves: list[tuple[int, dict[str, Any]]]) -> dict[str, Any]:
@@ -804,6 +828,7 @@ def solve_tiled(
     memory_budget: int | None = None,
     max_seconds: float | None = None,
     echo: Callable[[str], None] | None = None,
+    tile_jobs: int | str = "auto",
     **kw: Any,
 ) -> Result:
     """Restore ``images`` with ``task`` tile by tile and blend the tiles seamlessly.
@@ -822,6 +847,10 @@ def solve_tiled(
         max_seconds: a time budget: fewer steps per tile when the estimate exceeds it.
         echo: where the plan and progress lines go (default: stderr unless
             ``progress=False``).
+        tile_jobs: tiles fitted at once, each in a worker process with its share of the
+            CPU threads; ``auto``: one per thread on a CPU when the run is long enough to
+            gain (:func:`deepprior.tile_pool.choose_jobs`). Whole-image callbacks (a live
+            view, a time-lapse) need one tile at a time.
         **kw: the task's settings and :func:`deepprior.tasks.solve` keywords (``iters``,
             ``preset``, ``seed``, ``device``, ``gt`` ...).
 
@@ -865,10 +894,12 @@ def solve_tiled(
     whole_callbacks = list(kw.get("callbacks") or ())
     mosaic = Mosaic(whole_callbacks, plan) if whole_callbacks else None
     curves: list[tuple[int, dict[str, Any]]] = []
-    outputs, last, steps = _run_tiles(task, imgs, plan, store, kw, echo, records, fallback,
-                                      mosaic, curves)  # fmt: skip
+    jobs, threads = _jobs(task, tile_jobs, plan, len(plan.tiles) - len(store.done()), kw, mosaic,
+                          memory_budget, echo)  # fmt: skip
+    outputs, last, steps, interrupted = _run_tiles(
+        task, imgs, plan, store, kw, echo, records, fallback, mosaic, curves, jobs, threads
+    )
     stopped = mosaic.stop_reason if mosaic is not None else None
-    interrupted = last is not None and (last.interrupted or stopped is not None)
     blended = _blend(plan, outputs, fallback)
     if interrupted and store.folder is not None:
         echo(f"tiling: {len(store.done())} of {len(plan.tiles)} tiles done; rerun with "
@@ -879,6 +910,7 @@ def solve_tiled(
     if mosaic is not None:
         mosaic.finish(image, int(last.report.get("iters_run", 0)) if last else 0, interrupted)
     report = _report(task, plan, last, time.perf_counter() - t0, steps, kw)
+    report["tiles"]["jobs"] = jobs
     report["stop_reason"] = stopped
     if curves:
         report["history"] = _joined_history(curves)
@@ -898,6 +930,28 @@ def solve_tiled(
         report["metrics"] = metrics  # of the blended image (not of one tile)
     return Result(image=image, last=image, ema=None, extras=blended, metrics=metrics,
                   report=report, interrupted=interrupted)  # fmt: skip
+
+
+def _jobs(task: Task, requested: int | str, plan: TilePlan, remaining: int, kw: dict[str, Any],
+          mosaic: Mosaic | None, memory_budget: int | None,
+          echo: Callable[[str], None]) -> tuple[int, int]:  # fmt: skip
+    """``(processes, threads each)`` for the remaining tiles (see :mod:`deepprior.tile_pool`)."""
+    from .device import select_device
+    from .tile_pool import choose_jobs
+
+    threads = torch.get_num_threads()
+    if requested == "auto" and type(task).__module__ == "__main__":
+        return 1, threads  # a task defined in a script or notebook: workers cannot import it
+    if mosaic is not None:
+        if requested not in ("auto", 1):
+            echo("tiling: a whole-image view or time-lapse follows one tile at a time; "
+                 "fitting the tiles in turn")  # fmt: skip
+        return 1, threads
+    serial = plan.step_seconds * plan.iters * remaining if plan.step_seconds else None
+    jobs = choose_jobs(requested, remaining, device=select_device(kw.get("device", "auto")).type,
+                       threads=threads, serial_seconds=serial, tile_bytes=plan.memory_bytes,
+                       budget=_budget(kw, memory_budget))  # fmt: skip
+    return jobs, max(1, threads // jobs)
 
 
 def tiles_dir(state_file: Any) -> Path:
@@ -960,6 +1014,7 @@ def solve_maybe_tiled(
     """
     from .tasks.common import as_image
 
+    tile_jobs = kw.pop("tile_jobs", "auto")
     if tile == "off":  # one fit of the whole image, whatever the preset says
         return task.run(*images, **kw)
     # The decisions need the images' sizes; the whole-image run takes them as given.
@@ -982,4 +1037,5 @@ def solve_maybe_tiled(
              "available; restoring it in tiles (--tile auto)")  # fmt: skip
         tile = "auto"
     kw = {k: v for k, v in kw.items() if k not in ("snapshot_dir", "snapshot_every")}
-    return solve_tiled(task, *sized, tile=tile, overlap=overlap, state_dir=state_dir, **kw)
+    return solve_tiled(task, *sized, tile=tile, overlap=overlap, state_dir=state_dir,
+                       tile_jobs=tile_jobs, **kw)  # fmt: skip

@@ -61,6 +61,10 @@ def _table_options(fn: Callable) -> Callable:
         option("precision"),
         click.option("--jobs", type=int, default=1, show_default=True,
                      help="Images run in parallel processes (torch threads = cores / N)."),
+        click.option("--tile-jobs", type=int, default=1, show_default=True,
+                     help="Tiles of a tiled DIP fit run side by side in N processes, each "
+                          "with its share of the threads (denoise, inpaint); the fit's "
+                          "seconds are then the sum of the tiles' own."),
         click.option("--no-baselines", is_flag=True, help="Run DIP only."),
         click.option("--skip", "skip", default=None, metavar="NAMES",
                      help="Baselines not to run, comma-separated (e.g. zs_n2n, the slowest)."),
@@ -94,7 +98,8 @@ def _run(table: str, **kw: Any) -> None:
         quick_size=kw.pop("quick_size"), limit=kw.pop("limit"), iters=kw.pop("iters"),
         only=_names(kw.pop("only")),
         seed=kw.pop("seed"), device=kw.pop("device"), precision=kw.pop("precision"),
-        jobs=kw.pop("jobs"), baselines=not kw.pop("no_baselines"), force=kw.pop("force"),
+        jobs=kw.pop("jobs"), tile_jobs=kw.pop("tile_jobs"),
+        baselines=not kw.pop("no_baselines"), force=kw.pop("force"),
         skip=_names(kw.pop("skip")),
         progress=progress, preset=kw.pop("preset"), **kw,
     )  # fmt: skip

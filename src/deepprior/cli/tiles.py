@@ -26,8 +26,28 @@ def _tile_value(ctx: click.Context, param: click.Parameter, value: str | None) -
     return side
 
 
+def _jobs_value(ctx: click.Context, param: click.Parameter, value: str) -> Any:
+    """``auto`` or a positive number of processes."""
+    if value == "auto":
+        return value
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise click.BadParameter(f"{value!r} is not 'auto' or a number of processes (1 or more)")
+    return jobs
+
+
 def tile_options(fn: Callable) -> Callable:
-    """Add ``--tile auto|N`` and ``--overlap PX`` to a restoration subcommand."""
+    """Add ``--tile auto|N``, ``--overlap PX`` and ``--tile-jobs auto|N`` to a restoration
+    subcommand."""
+    fn = click.option(
+        "--tile-jobs", callback=_jobs_value, default="auto", show_default=True,
+        metavar="auto|N",
+        help="Tiles fitted at once, each in its own process with a share of the CPU threads "
+        "(auto: one per thread on a CPU, when the run is long enough to gain).",
+    )(fn)  # fmt: skip
     fn = click.option(
         "--overlap", type=click.IntRange(min=1), default=None,
         help="Pixels shared by neighbouring tiles (input pixels; default 32 output px).",
@@ -41,9 +61,10 @@ def tile_options(fn: Callable) -> Callable:
 
 
 def runner(task: Task, images: list[Any], opts: dict[str, Any]) -> Callable[..., Any]:
-    """The subcommand's runner: takes ``tile`` and ``overlap`` out of ``opts`` and returns
-    the whole-image run or the tiled one (:func:`deepprior.tiling.solve_maybe_tiled`)."""
+    """The subcommand's runner: takes the tiling options out of ``opts`` and returns the
+    whole-image run or the tiled one (:func:`deepprior.tiling.solve_maybe_tiled`)."""
     from ..tiling import solve_maybe_tiled
 
-    tile, overlap = opts.pop("tile"), opts.pop("overlap")
-    return functools.partial(solve_maybe_tiled, task, *images, tile=tile, overlap=overlap)
+    tile, overlap, jobs = opts.pop("tile"), opts.pop("overlap"), opts.pop("tile_jobs")
+    return functools.partial(solve_maybe_tiled, task, *images, tile=tile, overlap=overlap,
+                             tile_jobs=jobs)  # fmt: skip

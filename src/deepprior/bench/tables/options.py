@@ -14,6 +14,8 @@ SCHEMA = 1
 
 # The authors centre-crop the SR images so that both sides divide by the net's total stride.
 SR_HR_MULTIPLE = 32
+#: The tables whose DIP fits go through the tiling runner (``--tile-jobs``).
+TILED_TABLES = ("denoise", "inpaint")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class BenchOptions:
     device: str = "auto"
     precision: str = "auto"
     jobs: int = 1
+    tile_jobs: int = 1
     baselines: bool = True
     skip: tuple[str, ...] = ()  # baselines not to run
     force: bool = False
@@ -52,9 +55,14 @@ class BenchOptions:
         spec = self.spec  # an unknown table fails here
         spec.validate()
         for flag, value in (("--jobs", self.jobs), ("--limit", self.limit),
-                            ("--iters", self.iters)):  # fmt: skip
+                            ("--iters", self.iters), ("--tile-jobs", self.tile_jobs)):  # fmt: skip
             if value is not None and value < 1:
                 raise DeepPriorError(f"{flag} must be at least 1, got {value}")
+        if self.tile_jobs > 1 and self.table not in TILED_TABLES:
+            raise DeepPriorError(
+                f"--tile-jobs applies to the tables whose fits run in tiles "
+                f"({', '.join(TILED_TABLES)}), not {self.table}", param="tile_jobs",
+            )  # fmt: skip
         unknown = [n for n in self.only if n not in all_names(self)]
         if unknown:
             raise DeepPriorError(

@@ -153,6 +153,7 @@ class _Runner:
             "device": self.opts.device, "precision": self.opts.precision, "gt": gt,
             "progress": self.opts.progress,
             "metrics_every": 10,  # the PSNR curve's resolution, for the oracle stop
+            **({"tile_jobs": self.opts.tile_jobs} if self.opts.tile_jobs > 1 else {}),
         }  # fmt: skip
 
     def pixel_fit_kwargs(self, kw: dict[str, Any], paper_preset: str) -> dict[str, Any]:
@@ -226,7 +227,9 @@ class _Runner:
             return done
         t0 = time.perf_counter()
         sf = self.state_file(name)
-        if not self.opts.progress and self.image is not None:
+        if not self.opts.progress and kw.get("tile_jobs", 1) > 1:
+            kw["progress"] = "log"  # tiles in parallel take no whole-run callback: plain lines
+        elif not self.opts.progress and self.image is not None:
             line = ProgressLog(self.log, self.LOG_SECONDS, f"{self.image}: {name}")
             kw["callbacks"] = [*kw.get("callbacks", ()), line]
         if sf is not None:
@@ -257,6 +260,8 @@ class _Runner:
         # A resumed fit: add the fitting time of the earlier runs to this one's.
         earlier = max(0.0, r.get("fit_seconds", 0.0) - r.get("seconds", 0.0))
         self.seconds[name] = round(time.perf_counter() - t0 + earlier, 3)
+        if (r.get("tiles") or {}).get("jobs", 1) > 1:  # tiles side by side: their own seconds
+            self.seconds[name] = float(r.get("fit_seconds") or self.seconds[name])
         self.fits[name] = {
             k: r.get(k)
             for k in ("prior", "restarts", "settings", "iters_run", "seconds", "seconds_per_iter",
