@@ -232,7 +232,7 @@ class TilePlan:
             text += (f", at most {_duration(left)} ({self.iters} steps x "
                      f"{self.step_seconds:.3f} s per tile step, measured)")  # fmt: skip
         if done:
-            text += f"; {done} tiles already done"
+            text += f"; {done} tile{'s' if done > 1 else ''} already done"
         return text
 
 
