@@ -449,3 +449,18 @@ def test_a_tiled_step_pastes_the_whole_image_only_when_a_callback_reads_it(monke
     solve_tiled("denoise", img, tile=32, overlap=8, iters=10, progress=False,
                 callbacks=[ReadsEvery5()], **TINY)  # fmt: skip
     assert len(pastes) == 2 * res.report["tiles"]["count"]  # steps 5 and 10 of each tile
+
+
+def test_an_error_in_a_tile_fitted_in_a_worker_process_reaches_the_caller(tmp_path):
+    """A tile with no known pixels fails in its worker; the caller gets the library's error
+    (with its ``param``), and the tiles finished before it stay saved."""
+    img = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(1, 64, 64)
+    mask[..., 40:, 40:] = 0  # the last tile has nothing to fit to
+    with pytest.raises(DeepPriorError, match="has no known pixels; use a larger --tile") as e:
+        solve_tiled("restore", img * mask, mask, tile=24, overlap=6, tile_jobs=2, iters=2,
+                    progress=False, preset="paper", state_dir=tmp_path / "t",
+                    net_kwargs={"n_d": [8, 8], "n_s": 2})  # fmt: skip
+    assert e.value.param == "tile"
+    done = json.loads((tmp_path / "t" / "manifest.json").read_text())["done"]
+    assert 0 in done and 15 not in done  # tiles are started in order; the last one failed
