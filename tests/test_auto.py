@@ -70,6 +70,27 @@ def test_paper_preset_is_unchanged():
     assert (sr8.iters, sr8.input_noise) == (4000, 1 / 20)
 
 
+def test_bench_tiles_side_by_side_record_the_tiles_own_seconds(tmp_path, monkeypatch):
+    """``bench --tile-jobs 2``: the auto denoiser's tiles run in two processes, and the record's
+    time is the sum of the tiles' own fit seconds (as if one fit per thread), not the wall."""
+    from click.testing import CliRunner
+
+    from deepprior.cli import cli
+
+    monkeypatch.chdir(tmp_path)
+    args = ["bench", "denoise", "--quick", "--quick-size", "224", "--only", "image_House256rgb",
+            "--iters", "20", "--no-baselines", "--device", "cpu", "--data-dir", str(DATA),
+            "--preset", "auto", "--tile-jobs", "2", "--no-progress"]  # fmt: skip
+    res = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "benchmarks/results/quick/denoise-CBM3D9-sigma25-auto"
+    rec = json.loads((out / "image_House256rgb.json").read_text())
+    fit = rec["fits"]["dip"]
+    assert fit["tiles"]["count"] == 4 and fit["tiles"]["jobs"] == 2
+    tiles = sum(t["fit_seconds"] for t in fit["tiles"]["fits"])
+    assert rec["seconds_per_method"]["dip"] == pytest.approx(tiles, rel=1e-3)
+
+
 def test_bench_auto_quick_and_curves(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
