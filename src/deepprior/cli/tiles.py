@@ -13,30 +13,28 @@ from ..tasks.registry import Task
 __all__ = ["tile_options", "runner"]
 
 
-def _tile_value(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
-    """``auto``, ``off`` or a positive tile side."""
-    if value is None or value in ("auto", "off"):
+def _word_or_count(value: str | None, words: tuple[str, ...], what: str) -> Any:
+    """One of ``words`` (or None) as given, else a positive integer (``what`` names it)."""
+    if value is None or value in words:
         return value
     try:
-        side = int(value)
+        n = int(value)
     except ValueError:
-        side = 0
-    if side < 1:
-        raise click.BadParameter(f"{value!r} is not 'auto', 'off' or a tile side in pixels")
-    return side
+        n = 0
+    if n < 1:
+        quoted = ", ".join(repr(w) for w in words)
+        raise click.BadParameter(f"{value!r} is not {quoted} or {what}")
+    return n
+
+
+def _tile_value(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """``auto``, ``off`` or a positive tile side."""
+    return _word_or_count(value, ("auto", "off"), "a tile side in pixels")
 
 
 def _jobs_value(ctx: click.Context, param: click.Parameter, value: str) -> Any:
     """``auto`` or a positive number of processes."""
-    if value == "auto":
-        return value
-    try:
-        jobs = int(value)
-    except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise click.BadParameter(f"{value!r} is not 'auto' or a number of processes (1 or more)")
-    return jobs
+    return _word_or_count(value, ("auto",), "a number of processes (1 or more)")
 
 
 def tile_options(fn: Callable) -> Callable:
