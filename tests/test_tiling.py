@@ -4,6 +4,7 @@ fit matches an untiled one, SR tiles have no seam, and an interrupted run resume
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -464,3 +465,23 @@ def test_an_error_in_a_tile_fitted_in_a_worker_process_reaches_the_caller(tmp_pa
     assert e.value.param == "tile"
     done = json.loads((tmp_path / "t" / "manifest.json").read_text())["done"]
     assert 0 in done and 15 not in done  # tiles are started in order; the last one failed
+
+
+class Crash(Echo):
+    """Echo in this process (the plan's probes); a worker process that runs it dies."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parent = os.getpid()
+
+    def run(self, image: torch.Tensor, *mask: torch.Tensor, **kw: Any) -> Result:
+        if os.getpid() != self.parent:
+            os._exit(3)
+        return super().run(image, *mask, **kw)
+
+
+def test_a_worker_process_that_dies_is_an_error_not_an_interruption():
+    img = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(DeepPriorError, match="ended abruptly .* tile_jobs=1") as e:
+        solve_tiled(Crash(), img, tile=24, overlap=6, tile_jobs=2, progress=False)
+    assert e.value.param == "tile_jobs"

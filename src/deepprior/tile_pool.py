@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .errors import DeepPriorError
+
 if TYPE_CHECKING:
     from .tasks.base import Result
     from .tasks.registry import Task
@@ -167,9 +169,17 @@ def run_parallel(
                 t = running.pop(fut)
                 try:
                     res, out = fut.result()
-                except (KeyboardInterrupt, BrokenProcessPool):  # stopped before its fit began
+                except KeyboardInterrupt:  # stopped before its fit began
                     interrupted = True
                     continue
+                except BrokenProcessPool:
+                    if interrupted:  # a worker ended while the run was being stopped
+                        continue
+                    raise DeepPriorError(
+                        f"the process fitting tile {t.index + 1} ended abruptly (out of memory?); "
+                        "rerun with tile_jobs=1 or a smaller tile (resuming keeps the finished "
+                        "tiles)", param="tile_jobs",
+                    ) from None  # fmt: skip
                 last = res
                 interrupted = interrupted or res.interrupted
                 finished(t, res, out)
