@@ -31,7 +31,7 @@ def identity_problem(task: str, image: ImageLike) -> Problem:
 
 
 #: The default denoiser; ``auto-tv`` is it with a TV term. Its chroma post-filter gained
-#: 0.13-0.15 dB on five CBM3D9 images and 0.02-0.20 dB on six held-out photos, with no
+#: 0.04-0.15 dB on seven CBM3D9 images and 0.02-0.20 dB on six held-out photos, with no
 #: extra steps (benchmarks/results/auto_design/chroma_post.md).
 _AUTO = Preset(
     "auto", "32-filter net in tiles of at most 160 px, each stopping by itself "
