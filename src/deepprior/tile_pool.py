@@ -93,10 +93,10 @@ def _init_worker(threads: int) -> None:
 
 def _fit_tile(task: Task, crops: list[Any], tile: Tile,
               kw: dict[str, Any]) -> tuple[Result, dict[str, Any]]:  # fmt: skip
-    """In a worker: one tile's fit, its images (context cropped away) and, when it finished,
-    its record (:func:`deepprior.tiling._tile_record`)."""
+    """In a worker: one tile's fit and its images (context cropped away); the result comes
+    back with those in place of its full-size images, which need not travel."""
     from .signals import sigterm_to_interrupt
-    from .tiling import _release_memory, _tile_images, _tile_record, _tile_run
+    from .tiling import _release_memory, _tile_images, _tile_run
 
     signal.signal(signal.SIGTERM, sigterm_to_interrupt)  # the fit stops at a step boundary
     try:
@@ -104,12 +104,9 @@ def _fit_tile(task: Task, crops: list[Any], tile: Tile,
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     images = _tile_images(res, tile)
-    record = {} if res.interrupted else _tile_record(tile, res)
-    # What the parent needs: the tile's images travel separately, and the full-size extras
-    # of the result are the tile's own.
     res.image, res.last, res.ema, res.extras = images["image"], images["image"], None, {}
     _release_memory()
-    return res, {"images": images, "record": record}
+    return res, images
 
 
 def _signal_workers(sig: int) -> None:
@@ -128,8 +125,7 @@ def run_parallel(
     """Fit the tiles ``todo`` in ``jobs`` worker processes of ``threads`` threads each.
 
     ``crops(tile)`` and ``tile_kw(tile)`` give a tile's inputs and fit settings;
-    ``finished(tile, result, out)`` is called in this process as each tile ends (``out``
-    holds its ``images`` and, unless it was interrupted, its ``record``). New tiles are
+    ``finished(tile, result, images)`` is called in this process as each tile ends. New tiles are
     started until an interrupt; the tiles running then stop at a step boundary, save their
     state and are reported as interrupted.
 
@@ -168,7 +164,7 @@ def run_parallel(
             for fut in done:
                 t = running.pop(fut)
                 try:
-                    res, out = fut.result()
+                    res, images = fut.result()
                 except KeyboardInterrupt:  # stopped before its fit began
                     interrupted = True
                     continue
@@ -182,7 +178,7 @@ def run_parallel(
                     ) from None  # fmt: skip
                 last = res
                 interrupted = interrupted or res.interrupted
-                finished(t, res, out)
+                finished(t, res, images)
                 start_next()
     except BaseException:
         forced = True

@@ -622,8 +622,7 @@ def _run_tiles(
             out["gt"] = _crop(_as_gt(gt), tuple(v * t.scale for v in t.fit))
         return out
 
-    def finished(t: Tile, res: Result, images: dict[str, torch.Tensor],
-                 record: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def finished(t: Tile, res: Result, images: dict[str, torch.Tensor]) -> None:
         nonlocal steps
         steps += int(res.report.get("iters_run", 0))
         if curves is not None and (res.report.get("history") or {}).get("step"):
@@ -631,7 +630,7 @@ def _run_tiles(
         outputs[t.index] = images
         if res.interrupted or (mosaic is not None and mosaic.stop_reason):
             return
-        records[t.index] = record or _tile_record(t, res)
+        records[t.index] = _tile_record(t, res)
         store.save(t.index, outputs[t.index], plan, records[t.index])
 
     todo = [t for t in plan.tiles if t.index not in outputs]
@@ -642,7 +641,7 @@ def _run_tiles(
             base["progress"] = "log"
         last, interrupted = run_parallel(
             task, plan, todo, jobs, threads, lambda t: [_crop(x, t.fit) for x in images],
-            tile_kw, lambda t, res, out: finished(t, res, out["images"], out["record"]), echo,
+            tile_kw, finished, echo,
         )  # fmt: skip
         return outputs, last, steps, interrupted
     last = None
