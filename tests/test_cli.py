@@ -422,6 +422,9 @@ def test_tiles_in_parallel_stop_on_sigterm_and_resume_to_the_serial_result(image
     log = "".join(lines) + err
     assert proc.returncode == 130, log
     assert "tiling: 2 tiles at a time, in processes of 1 thread" in log
+    # the estimate: two rounds of 150 steps at a worker's measured step time (1 thread)
+    est = re.search(r"1 thread, at most (\d+) s \((\d+\.\d+) s per tile step on 1 thread", log)
+    assert est and abs(int(est[1]) - 2 * 150 * float(est[2])) <= 1, log
     tiles = tmp_path / "par.tiles"
     done = json.loads((tiles / "manifest.json").read_text())["done"]
     assert 2 not in done and len(done) >= 1, log

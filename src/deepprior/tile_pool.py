@@ -121,13 +121,15 @@ def run_parallel(
     task: Task, plan: TilePlan, todo: Sequence[Tile], jobs: int, threads: int,
     crops: Callable[[Tile], list[Any]], tile_kw: Callable[[Tile], dict[str, Any]],
     finished: Callable[[Tile, Result, dict[str, Any]], None], echo: Callable[[str], None],
+    step_seconds: float | None = None,
 ) -> tuple[Result | None, bool]:  # fmt: skip
     """Fit the tiles ``todo`` in ``jobs`` worker processes of ``threads`` threads each.
 
     ``crops(tile)`` and ``tile_kw(tile)`` give a tile's inputs and fit settings;
     ``finished(tile, result, images)`` is called in this process as each tile ends. New tiles are
     started until an interrupt; the tiles running then stop at a step boundary, save their
-    state and are reported as interrupted.
+    state and are reported as interrupted. ``step_seconds``: one tile step's time on
+    ``threads`` threads, for the printed estimate.
 
     Returns:
         The last tile's result and whether the run was interrupted.
@@ -136,8 +138,16 @@ def run_parallel(
     queue = list(todo)
     last: Result | None = None
     interrupted = forced = False
-    echo(f"tiling: {min(jobs, len(queue))} tiles at a time, in processes of {threads} "
-         f"thread{'s' if threads > 1 else ''}")  # fmt: skip
+    line = (f"tiling: {min(jobs, len(queue))} tiles at a time, in processes of {threads} "
+            f"thread{'s' if threads > 1 else ''}")  # fmt: skip
+    if step_seconds is not None:
+        from .tiling import _duration
+
+        rounds = -(-len(queue) // jobs)  # the slowest case: every tile runs to its cap
+        line += (f", at most {_duration(rounds * plan.iters * step_seconds)} ("
+                 f"{step_seconds:.3f} s per tile step on {threads} thread"
+                 f"{'s' if threads > 1 else ''}, measured)")  # fmt: skip
+    echo(line)
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
                                initargs=(threads,))  # fmt: skip
     running: dict[Future, Tile] = {}

@@ -282,6 +282,19 @@ def _probe(task: Task, images: Sequence[Any], side: int, kw: dict[str, Any]) -> 
         **probe_kw, "iters": 2, "progress": False, "memory_check": False})  # fmt: skip
 
 
+def _worker_step(task: Task, images: Sequence[Any], plan: TilePlan, kw: dict[str, Any],
+                 threads: int) -> float:  # fmt: skip
+    """One tile step's time on ``threads`` threads (a tile worker's share of the CPU): the
+    plan's measured step is the whole process's, which overstates a worker's speed."""
+    t, b, left, r = plan.tiles[0].fit
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return float(_probe(task, images, max(b - t, r - left), kw).report["seconds_per_iter"])
+    finally:
+        torch.set_num_threads(before)
+
+
 def _memory_model(task: Task, images: Sequence[Any], scale: int,
                   kw: dict[str, Any]) -> Callable[[int, int], int]:  # fmt: skip
     """Bytes of a fit of an (H, W) output, from the estimates of two small probe fits
@@ -639,9 +652,10 @@ def _run_tiles(
 
         if base.get("progress") is True:  # one bar per process would garble: plain lines
             base["progress"] = "log"
+        step = None if plan.step_seconds is None else _worker_step(task, images, plan, kw, threads)
         last, interrupted = run_parallel(
             task, plan, todo, jobs, threads, lambda t: [_crop(x, t.fit) for x in images],
-            tile_kw, finished, echo,
+            tile_kw, finished, echo, step,
         )  # fmt: skip
         return outputs, last, steps, interrupted
     last = None
