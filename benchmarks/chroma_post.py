@@ -40,7 +40,7 @@ def main(names: list[str], post: str | None) -> None:
         t0 = time.perf_counter()
         res = deepprior.denoise(noisy, gt=clean, progress=False, metrics_every=10)
         secs = time.perf_counter() - t0
-        posts = [f["post"] for f in res.report["tiles"]["fits"] if f.get("post")]
+        posts = [f["post"][-1] for f in res.report["tiles"]["fits"] if f.get("post")]
         kept = [p for p in posts if p["applied"]]
         gains = [p["psnr"][1] - p["psnr"][0] for p in posts]
         made = [g if p["applied"] else 0.0 for g, p in zip(gains, posts, strict=True)]

@@ -43,7 +43,7 @@ def replay(folder: Path, data_dir: Path, sigma: float = 25.0, seed: int = 0) -> 
         clean = gt[:, t0:t1, l0:l1]
         rule = HoldoutStop(fraction=HOLDOUT["fraction"])
         rule.attach(DataTerm(noisy[:, t0:t1, l0:l1]))
-        out, post = _post_filter("chroma", SimpleNamespace(callbacks=[rule]), img, clean)
+        out, (post,) = _post_filter("chroma", SimpleNamespace(callbacks=[rule]), img, clean)
         best = min(rec["curve"]["rule_score"])
         if abs(post["heldout_mse"][0] / best - 1) > 1e-3:
             got = post["heldout_mse"][0]

@@ -37,11 +37,14 @@ def test_auto_denoiser_stops_by_itself_and_beats_its_input(one_thread):
     assert psnr(res.image, clean) > psnr(noisy, clean) + 3
     # The returned image is the best EMA the rule saw, not the last iterate.
     assert psnr(res.image, clean) > psnr(res.last, clean)
-    # Its chroma filter was judged on the held-out pixels, and the verdict was followed.
-    post = rep["post"]
-    assert post["filter"] == "chroma" and len(post["heldout_mse"]) == 2
-    chosen = post["psnr"][1] if post["applied"] else post["psnr"][0]
-    assert post["applied"] == (post["heldout_mse"][1] < post["heldout_mse"][0])
+    # Its post-filters (Wiener, then chroma) were each judged on the held-out pixels, and
+    # each verdict was followed: the output is the last kept filter's image.
+    wiener, chroma = rep["post"]
+    assert (wiener["filter"], chroma["filter"]) == ("wiener", "chroma")
+    for post in (wiener, chroma):
+        assert post["applied"] == (post["heldout_mse"][1] < post["heldout_mse"][0])
+    assert chroma["psnr"][0] == wiener["psnr"][1 if wiener["applied"] else 0]
+    chosen = chroma["psnr"][1] if chroma["applied"] else chroma["psnr"][0]
     assert psnr(res.image, clean) == pytest.approx(chosen, abs=1e-3)
 
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from .device import autocast, host_summary, should_compile
 from .errors import DeepPriorError, StateMismatch
+from .seeds import PERTURB_STREAM, stream_seed
 from .signals import sigterm_to_interrupt
 
 
@@ -315,7 +316,7 @@ class _InputNoise:
     def __init__(self, z: torch.Tensor, sigma: float, seed: int | None, channels_last: bool):
         self.sigma = sigma
         self.gen = torch.Generator(device=z.device)
-        self.gen.manual_seed(0 if seed is None else seed)
+        self.gen.manual_seed(stream_seed(0 if seed is None else seed, PERTURB_STREAM))
         n, c, h, w = z.shape
         self.flat = torch.empty(z.numel(), device=z.device)
         self.noise = (

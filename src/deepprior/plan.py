@@ -23,6 +23,7 @@ from .memory import check_memory, estimate_fit_memory, keep_cpu_heap, refuse_ove
 from .nets import Restarts, canvas_size, create_net, make_input, min_image_side, too_small
 from .ops.degrade import estimate_noise_sigma
 from .ops.priors import with_tv
+from .seeds import INPUT_STREAM, stream_seed
 
 if TYPE_CHECKING:
     from .tasks.base import Problem
@@ -221,7 +222,7 @@ def build_plan(
         refuse_oversized_fit(preset.net, in_channels, problem.channels, size, dtype=dtype,
                              device=dev, runs=restarts, net_kwargs=preset.net_kwargs)  # fmt: skip
     seed_everything(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(stream_seed(seed, INPUT_STREAM))  # see deepprior.seeds
     if prior == "dip":
         net, canvas = build_generator(preset.net, in_channels, problem.channels, size,
                                       restarts=restarts, **preset.net_kwargs)  # fmt: skip

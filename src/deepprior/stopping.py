@@ -31,6 +31,7 @@ from torch import nn
 
 from .errors import DeepPriorError
 from .fit import Callback, FitResult, Schedule, StepInfo
+from .seeds import MASK_STREAM, stream_seed
 
 __all__ = ["HoldoutStop", "VarianceStop", "StoppingRule", "make_stopper", "list_stoppers"]
 
@@ -124,10 +125,6 @@ class StoppingRule(Callback, ABC):
         self.steps, self.scores = list(state["steps"]), list(state["scores"])
 
 
-#: Added to a HoldoutStop's seed for its mask (an arbitrary constant: see ``attach``).
-_MASK_STREAM = 0x5DEECE66D
-
-
 class HoldoutStop(StoppingRule):
     """Self-validation: hold out ``fraction`` of the observed pixels; score = their MSE.
 
@@ -173,7 +170,7 @@ class HoldoutStop(StoppingRule):
         # Offset from the seed: a mask drawn from the very stream that noise seeded with the
         # same number came from would pick pixels by their noise (torch.rand and randn share
         # the stream), e.g. 5 % of pixels with 20 % less noise than the rest.
-        gen = torch.Generator().manual_seed((self.seed + _MASK_STREAM) % 2**63)
+        gen = torch.Generator().manual_seed(stream_seed(self.seed, MASK_STREAM))
         h, w = target.shape[-2:]
         held = (torch.rand(1, 1, h, w, generator=gen) < self.fraction).float()
         weight = data_term.weight
@@ -197,6 +194,19 @@ class HoldoutStop(StoppingRule):
             x = image.to(self.target.device, torch.float32)
             err = (self.operator(x) - self.target).square()
             return float((err * self.val).sum() / self.val.sum())
+
+    def blind_data(self, image: torch.Tensor) -> torch.Tensor | None:
+        """The observation (C, h, w) with the held-out pixels replaced by ``image``'s: what
+        a filter of the data may read and still be judged fairly on the held-out pixels;
+        None unless the operator is the identity (the data is then an image)."""
+        from .ops import Identity
+
+        identity = isinstance(self.operator, (Identity, nn.Identity))
+        if not identity or self.val is None or self.target is None:
+            return None
+        held = self.val.to(image.device)
+        data = self.target.to(image.device, torch.float32)
+        return (data * (1 - held) + image.float().unsqueeze(0) * held)[0].to(image.dtype)
 
     def score(self, image: torch.Tensor, info: StepInfo) -> float:
         if self.operator is None or self.val is None or self.target is None:

@@ -8,9 +8,11 @@
 * :mod:`~deepprior.ops.priors` — total variation.
 * :mod:`~deepprior.ops.data_terms` — :class:`DataTerm`, the fitting loss.
 * :mod:`~deepprior.ops.color` — colour post-filters (:func:`chroma_guided`).
+* :mod:`~deepprior.ops.wiener` — empirical Wiener filtering with a pilot (:func:`dct_wiener`).
+* :mod:`~deepprior.ops.post` — the post-filters a preset may chain (``POST_FILTERS``).
 """
 
-from deepprior.ops.color import POST_FILTERS, chroma_guided
+from deepprior.ops.color import chroma_guided
 from deepprior.ops.data_terms import DataTerm
 from deepprior.ops.degrade import (
     RESAMPLE_METHODS,
@@ -31,11 +33,15 @@ from deepprior.ops.operators import (
     Mask,
     Operator,
 )
+from deepprior.ops.post import POST_FILTERS, post_chain
 from deepprior.ops.priors import TVPenalty, total_variation, with_tv
+from deepprior.ops.wiener import dct_wiener
 
 __all__ = [
     "POST_FILTERS",
     "chroma_guided",
+    "dct_wiener",
+    "post_chain",
     "DataTerm",
     "DEFAULT_MASK_TEXT",
     "DOWNSAMPLE_KERNELS",

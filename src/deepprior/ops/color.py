@@ -55,8 +55,3 @@ def chroma_guided(image: torch.Tensor, radius: int = 1, eps: float = 1e-3) -> to
     filtered = _box(a, radius) * guide + _box(b, radius)
     out = torch.einsum("ji,njhw->nihw", m, torch.cat([guide, filtered], 1)).clamp(0, 1)
     return out.to(image.dtype).reshape(image.shape)
-
-
-#: The post-filters a preset may name (:attr:`deepprior.tasks.presets.Preset.post`): each
-#: maps a (C, H, W) result to a filtered one, or returns None where it does not apply.
-POST_FILTERS = {"chroma": lambda x: chroma_guided(x) if x.shape[-3] == 3 else None}

@@ -194,29 +194,37 @@ def solve_problem(
 
 
 def _post_filter(
-    name: str | None, plan: FitPlan, image: torch.Tensor, gt: torch.Tensor | None
-) -> tuple[torch.Tensor, dict[str, Any] | None]:
-    """The preset's post-filter of ``image``, kept only if it lowers the error on the
-    held-out pixels of the fit's stopping rule (which no candidate was fitted to); the
-    record says what was measured (with ``gt``: the PSNR before and after)."""
+    post: str | None, plan: FitPlan, image: torch.Tensor, gt: torch.Tensor | None
+) -> tuple[torch.Tensor, list[dict[str, Any]] | None]:
+    """The preset's post-filters of ``image``, in order, each kept only if it lowers the
+    error on the held-out pixels of the fit's stopping rule (which no candidate was fitted
+    to, and which a filter of the data does not read); one record per filter says what was
+    measured (with ``gt``: the PSNR before and after)."""
     from ..metrics import psnr
-    from ..ops import POST_FILTERS
+    from ..ops import POST_FILTERS, post_chain
     from ..stopping import HoldoutStop
 
-    if name is None:
+    names = post_chain(post)
+    if not names:
         return image, None
     rule = next((cb for cb in plan.callbacks if isinstance(cb, HoldoutStop)), None)
     if rule is None:
-        return image, {"filter": name, "applied": False, "why": "no held-out pixels to check it on"}
-    filtered = POST_FILTERS[name](image)
-    if filtered is None:
-        return image, {"filter": name, "applied": False, "why": "not a colour image"}
-    before, after = rule.error(image.unsqueeze(0)), rule.error(filtered.unsqueeze(0))
-    post: dict[str, Any] = {"filter": name, "applied": after < before,
-                            "heldout_mse": [round(before, 8), round(after, 8)]}  # fmt: skip
-    if gt is not None:
-        post["psnr"] = [round(psnr(image, gt), 3), round(psnr(filtered, gt), 3)]
-    return (filtered if post["applied"] else image), post
+        why = "no held-out pixels to check it on"
+        return image, [{"filter": n, "applied": False, "why": why} for n in names]
+    records = []
+    for name in names:
+        filtered = POST_FILTERS[name](image, rule.blind_data(image))
+        if filtered is None:
+            records.append({"filter": name, "applied": False, "why": "does not apply here"})
+            continue
+        before, after = rule.error(image.unsqueeze(0)), rule.error(filtered.unsqueeze(0))
+        rec: dict[str, Any] = {"filter": name, "applied": after < before,
+                               "heldout_mse": [round(before, 8), round(after, 8)]}  # fmt: skip
+        if gt is not None:
+            rec["psnr"] = [round(psnr(image, gt), 3), round(psnr(filtered, gt), 3)]
+        records.append(rec)
+        image = filtered if rec["applied"] else image
+    return image, records
 
 
 #: The problem-level entry point under its former name.

@@ -30,15 +30,17 @@ def identity_problem(task: str, image: ImageLike) -> Problem:
     return Problem(task, DataTerm(y, Identity()), tuple(y.shape[-2:]), y.shape[0], degraded=y)
 
 
-#: The default denoiser; ``auto-tv`` is it with a TV term. Its chroma post-filter gained
-#: 0.04-0.15 dB on seven CBM3D9 images and 0.02-0.20 dB on six held-out photos, with no
-#: extra steps (benchmarks/results/auto_design/chroma_post.md).
+#: The default denoiser; ``auto-tv`` is it with a TV term. Its result goes through two
+#: post-filters, each kept where the held-out pixels say it helps: an empirical Wiener filter
+#: of the noisy data with the result as pilot (benchmarks/results/auto_design/wiener_post.md),
+#: then the chroma filter (0.04-0.15 dB on seven CBM3D9 images and 0.02-0.20 dB on six
+#: held-out photos, benchmarks/results/auto_design/chroma_post.md). Neither adds steps.
 _AUTO = Preset(
     "auto", "32-filter net in tiles of at most 160 px, each stopping by itself "
-    "(held-out pixels), output = best EMA, its chroma filtered where the held-out pixels "
-    "agree",
+    "(held-out pixels), output = best EMA, then a Wiener filter of the data and a chroma "
+    "filter, each where the held-out pixels agree",
     net_kwargs=AUTO_NET, iters=3000, output="best", stop="holdout", stop_kwargs=HOLDOUT,
-    tile=AUTO_TILE, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB, post="chroma",
+    tile=AUTO_TILE, backtrack_keep_db=AUTO_BACKTRACK_KEEP_DB, post="wiener+chroma",
 )  # fmt: skip
 
 

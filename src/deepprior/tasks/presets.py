@@ -81,10 +81,12 @@ class Preset:
         tile: restore a larger image in overlapping tiles of at most this many input px a
             side, each fitted (and stopped) on its own (:mod:`deepprior.tiling`); ``None``:
             one fit of the whole image unless it does not fit in memory.
-        post: a post-filter of the result (``"chroma"``: :func:`deepprior.ops.chroma_guided`
-            on a colour image), kept only where it lowers the error on the stopping rule's
-            held-out pixels; it does not change the fit, so it is not in a saved state's
-            fingerprint.
+        post: post-filters of the result, joined by ``+`` and applied in order
+            (``"wiener"``: :func:`deepprior.ops.dct_wiener` of the data with the result as
+            pilot, for an identity operator; ``"chroma"``: :func:`deepprior.ops.chroma_guided`
+            on a colour image), each kept only where it lowers the error on the stopping
+            rule's held-out pixels; they do not change the fit, so they are not in a saved
+            state's fingerprint.
         overrides: the fields a user set (so that a user's ``lr`` always wins).
     """
 
@@ -111,13 +113,14 @@ class Preset:
     overrides: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
-        from ..ops import POST_FILTERS
+        from ..ops import POST_FILTERS, post_chain
 
-        if self.post is not None and self.post not in POST_FILTERS:
-            raise DeepPriorError(
-                f"preset {self.name!r}: unknown post-filter {self.post!r}; choose one of "
-                f"{', '.join(POST_FILTERS)}", param="preset",
-            )  # fmt: skip
+        for name in post_chain(self.post):
+            if name not in POST_FILTERS:
+                raise DeepPriorError(
+                    f"preset {self.name!r}: unknown post-filter {name!r}; choose from "
+                    f"{', '.join(POST_FILTERS)} (several joined by '+')", param="preset",
+                )  # fmt: skip
 
     def with_overrides(self, **overrides: Any) -> Preset:
         """A copy with the non-``None`` overrides applied (and recorded in ``overrides``).
