@@ -1,15 +1,15 @@
 """The auto preset's tables against the paper preset and the peers, from the bench's records
 (nothing is fitted here).
 
-Per image: auto's PSNR, its stop gap (the best PSNR on the fit's curve minus its output's; for
-a tiled fit the mean and the worst over its tiles), its steps and seconds; the paper preset's
-PSNR where a record exists, and its time on this CPU, estimated as the paper preset's steps
-(denoising 1800, SR x4 2000, restoration 11000) times the measured step time of the paper's
-128-filter net at the image's size (``python benchmarks/step_time.py 128 HxW 10``, fp32, one
-thread, with one other fit on the second core as in the auto runs; a size not measured is
-scaled from 256² by its pixel count; a gray image's step costs about the same); the peers
-(denoising: ZS-N2N, NL-means, CBM3D; SR: bicubic, Lanczos, back-projection from bicubic;
-restoration: biharmonic, Navier-Stokes).
+Per image: auto's PSNR, its stop gap (the best PSNR on the fit's curve minus its output's
+before the preset's post-filters; for a tiled fit the mean and the worst over its tiles), its
+steps and seconds; the paper preset's PSNR where a record exists, and its time on this CPU,
+estimated as the paper preset's steps (denoising 1800, SR x4 2000, restoration 11000) times the
+measured step time of the paper's 128-filter net at the image's size (``python
+benchmarks/step_time.py 128 HxW 10``, fp32, one thread, with one other fit on the second core
+as in the auto runs; a size not measured is scaled from 256² by its pixel count; a gray image's
+step costs about the same); the peers (denoising: ZS-N2N, NL-means, CBM3D; SR: bicubic,
+Lanczos, back-projection from bicubic; restoration: biharmonic, Navier-Stokes).
 
     python benchmarks/auto_table.py > benchmarks/results/denoise-CBM3D9-sigma25-auto/table.md
     python benchmarks/auto_table.py sr-Set5-x4 > benchmarks/results/sr-Set5-x4-auto/table.md
@@ -17,6 +17,7 @@ restoration: biharmonic, Navier-Stokes).
     python benchmarks/auto_table.py inpaint-Heide11-50pct \
         > benchmarks/results/inpaint-Heide11-50pct-auto/table.md
     python benchmarks/auto_table.py denoise-CBM3D9-sigma25 auto-tv   # another preset's runs
+    python benchmarks/auto_table.py denoise-CBM3D9-sigma25 auto DIR  # the records in DIR
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from deepprior.bench.tables.runner import _tiles_stop
 
 RESULTS = Path(__file__).parent / "results"
 #: The paper's 128-filter net: measured s/step by CPU and (H, W) (fp32, one thread, one other
@@ -150,20 +153,23 @@ def _f(v: float | None, digits: int = 2) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
 
 
-def rows(name: str, preset: str = "auto") -> list[dict]:
+def rows(name: str, preset: str = "auto", folder: str | None = None) -> list[dict]:
+    """One row per record of ``folder`` (default: the table's ``NAME-PRESET`` results)."""
     t, out = TABLES[name], []
     extra = {
         k: json.loads(f.read_text())
         for k in EXTRA_PEERS.get(name, ())
         if (f := RESULTS / f"{name}-auto" / "peers" / f"{k}.json").is_file()  # any preset's
     }
-    for path in sorted((RESULTS / f"{name}-{preset}").glob("*.json")):
+    for path in sorted(Path(folder or RESULTS / f"{name}-{preset}").glob("*.json")):
         rec = json.loads(path.read_text())
         if rec.get("quick") or "fits" not in rec:
             continue
         fit = rec["fits"]["dip"]
         m = {k: v.get(t.primary) for k, v in rec["metrics"].items()}
         oracle = fit.get("oracle") or {}
+        if (fit.get("tiles") or {}).get("fits"):  # the gaps before any post-filter
+            oracle = _tiles_stop(fit["tiles"]).get("oracle") or oracle
         h, w = rec["sizes"][t.size_key][-2:]
         paper_rec = RESULTS / name / path.name
         paper = json.loads(paper_rec.read_text()) if paper_rec.is_file() else {}
@@ -262,4 +268,4 @@ def render(name: str, rs: list[dict]) -> str:
 
 if __name__ == "__main__":
     table = sys.argv[1] if len(sys.argv) > 1 else "denoise-CBM3D9-sigma25"
-    print(render(table, rows(table, *sys.argv[2:3])), end="")
+    print(render(table, rows(table, *sys.argv[2:4])), end="")

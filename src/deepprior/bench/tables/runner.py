@@ -95,7 +95,8 @@ def _stop_and_curve(res: Any) -> dict[str, Any]:
         i = max(range(len(curve[key])), key=curve[key].__getitem__)
         out["curve"] = curve
         out["oracle"] = {"step": curve["step"][i], "psnr": curve[key][i], "of": key}
-        final = res.metrics.get("psnr")  # the returned image, measured as the curve is
+        # the fit's output (before post-filters), measured as the curve is
+        final = unfiltered_psnr(res.metrics.get("psnr"), res.report.get("post"))
         if final is not None:
             out["oracle"]["gap"] = round(curve[key][i] - final, 3)
     return out
@@ -113,14 +114,30 @@ def _loss_at(loss: list[float], step: int) -> float | None:
     return float(f"{v:.6g}") if math.isfinite(v) else None
 
 
+def unfiltered_psnr(psnr: float | None, post: Any) -> float | None:
+    """The PSNR of a fit's own output, before the preset's post-filters (``post``: the
+    report's records, a list, or one dict in older records): a stop gap measures the stop,
+    not the filters, which may lift the output above every iterate on the curve.
+
+    Example:
+        >>> post = [{"filter": "wiener", "applied": True, "psnr": [29.5, 30.1]}]
+        >>> unfiltered_psnr(30.1, post), unfiltered_psnr(30.1, None)
+        (29.5, 30.1)
+    """
+    recs = post if isinstance(post, list) else [post] if isinstance(post, dict) else []
+    first = next((r for r in recs if r.get("psnr")), None)
+    return psnr if first is None else first["psnr"][0]
+
+
 def _tiles_stop(tiles: dict[str, Any]) -> dict[str, Any]:
     """The stop of a tiled fit: the tiles' fits, and the oracle gap as the mean (and the
-    worst) over tiles of the best PSNR on a tile's curve minus its output's PSNR, both over
-    the tile's own area (an image-level best step does not exist: each tile has its own)."""
+    worst) over tiles of the best PSNR on a tile's curve minus its output's PSNR (before
+    post-filters), both over the tile's own area (an image-level best step does not exist:
+    each tile has its own)."""
     fits = tiles.get("fits", [])
     out: dict[str, Any] = {"stop_reason": "per tile", "best_step": None,
                            "tiles": dict(tiles)}  # fmt: skip
-    gaps = [f["best_psnr"] - f["psnr"] for f in fits
+    gaps = [f["best_psnr"] - unfiltered_psnr(f["psnr"], f.get("post")) for f in fits
             if f.get("best_psnr") is not None and f.get("psnr") is not None]  # fmt: skip
     if gaps:
         out["oracle"] = {"of": "per-tile", "gap": round(sum(gaps) / len(gaps), 3),
