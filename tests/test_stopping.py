@@ -151,6 +151,50 @@ def test_rule_state_round_trips():
     assert b.best_step == a.best_step and torch.equal(b.best, a.best)
 
 
+class _Scripted(HoldoutStop):
+    """A rule whose score at each step is given (the image is the step number)."""
+
+    def __init__(self, scores: dict[int, float], **kw) -> None:
+        super().__init__(**kw)
+        self.script = scores
+
+    def score(self, image, info):
+        return self.script[info.step]
+
+
+def _creeping(step: int) -> float:
+    """A score that falls by 10 % per check to step 500, then by 0.001 % per check for good."""
+    return 0.99 ** min(step, 500) / 10 * 0.99999 ** (max(step - 500, 0) / 10)
+
+
+@pytest.mark.parametrize("min_delta", [0.0, 0.001])
+def test_min_delta_stops_a_curve_that_only_creeps_down(min_delta):
+    scores = {t: _creeping(t) for t in range(10, 3001, 10)}
+    rule = _Scripted(scores, patience=200, every=10, min_steps=200, min_delta=min_delta)
+    stopped: list[str] = []
+    for t in scores:
+        rule.on_step(StepInfo(t, 3000, torch.tensor(0.0), torch.full((1, 1, 2, 2), float(t)),
+                              None, 0, 0.0, request_stop=stopped.append))  # fmt: skip
+        if stopped:
+            break
+    if min_delta == 0:
+        assert not stopped  # every check is a new minimum: no stop
+        return
+    # the last 0.1 % gain before the creep is around step 500; patience 200 later it stops
+    assert stopped and "of more than 0.10%" in stopped[0]
+    assert 500 <= rule.stop_step - 200 <= 520
+    assert rule.best_step == rule.stop_step  # the image kept is still the lowest score's
+    assert float(rule.best.flatten()[0]) == rule.stop_step
+    again = _Scripted(scores, patience=200, min_delta=min_delta)
+    again.load_state_dict(rule.state_dict())
+    assert (again.anchor_step, again.anchor_score) == (rule.anchor_step, rule.anchor_score)
+
+
+def test_min_delta_outside_zero_to_one_is_a_clear_error():
+    with pytest.raises(DeepPriorError, match="min_delta is a share in"):
+        HoldoutStop(min_delta=1.5)
+
+
 def test_cosine_schedule_decays_to_the_final_rate():
     s = Schedule(iters=100, lr=0.02, lr_schedule="cosine", warmup=10, lr_final=0.1)
     assert s.lr_at(0) == pytest.approx(0.002 * (0.1 + 0.9 * 0.5 * (1 + 1)), rel=1e-6)

@@ -41,12 +41,17 @@ class StoppingRule(Callback, ABC):
 
     Subclasses implement :meth:`score` (lower is better) from a step's outputs. The rule
     keeps the image of the lowest score, and stops when no new minimum came for
-    ``patience`` steps (and at least ``min_steps`` have run).
+    ``patience`` steps (and at least ``min_steps`` have run). With ``min_delta`` a new
+    minimum restarts that count only if it beats the one that last restarted it by that
+    share: near the peak a curve creeps down by amounts that change nothing one can see,
+    and waiting for each of them costs steps (the image kept is still the lowest score's).
 
     Args:
         every: steps between two scores (each score copies one image).
         patience: steps without a new minimum before the fit is stopped.
         min_steps: never stop before this step (the early loss curve is erratic).
+        min_delta: the relative improvement (0.001 = 0.1 %) a new minimum must make over the
+            one that last restarted the count to restart it; 0: any improvement does.
         use: which image is scored and kept: ``ema`` (the exponential average, when the
             schedule keeps one) or ``output`` (the current iterate).
     """
@@ -54,19 +59,25 @@ class StoppingRule(Callback, ABC):
     name = "rule"
 
     def __init__(self, every: int = 10, patience: int = 300, min_steps: int = 100,
-                 use: str = "ema") -> None:  # fmt: skip
+                 use: str = "ema", min_delta: float = 0.0) -> None:  # fmt: skip
         if every < 1 or patience < 1 or min_steps < 0:
             raise DeepPriorError(
                 "stopping rule: every and patience must be >= 1, min_steps >= 0", param="stop"
             )
+        if not 0 <= min_delta < 1:
+            raise DeepPriorError(
+                f"stopping rule: min_delta is a share in [0, 1), got {min_delta}", param="stop"
+            )
         if use not in ("ema", "output"):
             raise DeepPriorError(f"stopping rule: use must be 'ema' or 'output', got {use!r}")
         self.every, self.patience, self.min_steps, self.use = every, patience, min_steps, use
+        self.min_delta = min_delta
         self.reset()
 
     def reset(self) -> None:
         self.best_score = float("inf")
         self.best_step = 0
+        self.anchor_score, self.anchor_step = float("inf"), 0  # what restarted the count
         self.best: torch.Tensor | None = None
         self.steps: list[int] = []
         self.scores: list[float] = []
@@ -98,11 +109,14 @@ class StoppingRule(Callback, ABC):
         if value < self.best_score:
             self.best_score, self.best_step = value, info.step
             self.best = image.detach().clone()
-        waited = info.step - self.best_step
+        if value < self.anchor_score * (1 - self.min_delta):
+            self.anchor_score, self.anchor_step = value, info.step
+        waited = info.step - self.anchor_step
         if info.step >= self.min_steps and waited >= self.patience:
             self.stop_step = info.step
+            by = f" of more than {self.min_delta:.2%}" if self.min_delta else ""
             info.stop(
-                f"{self.name}: no improvement for {waited} steps; best at step {self.best_step}"
+                f"{self.name}: no improvement{by} for {waited} steps; best at step {self.best_step}"
             )
 
     def on_end(self, result: FitResult) -> None:
@@ -116,6 +130,7 @@ class StoppingRule(Callback, ABC):
         return {
             "best_score": self.best_score, "best_step": self.best_step, "best": self.best,
             "steps": list(self.steps), "scores": list(self.scores),
+            "anchor_score": self.anchor_score, "anchor_step": self.anchor_step,
         }  # fmt: skip
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -123,6 +138,9 @@ class StoppingRule(Callback, ABC):
         self.best_step = int(state["best_step"])
         self.best = state["best"]
         self.steps, self.scores = list(state["steps"]), list(state["scores"])
+        # a state saved before min_delta existed: its count ran from the best
+        self.anchor_score = float(state.get("anchor_score", self.best_score))
+        self.anchor_step = int(state.get("anchor_step", self.best_step))
 
 
 class HoldoutStop(StoppingRule):
