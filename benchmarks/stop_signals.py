@@ -10,12 +10,14 @@ error on the held-out pixels, on the fitted pixels, and the PSNR against the cle
     python benchmarks/stop_signals.py fit astronaut chelsea coffee   # writes results/stop_signals/
     python benchmarks/stop_signals.py replay                          # the rules' gaps (Markdown)
 
-``tiles DIR`` replays shorter patiences on a tiled bench run's records instead (each tile's
-record keeps its rule's scores and its EMA's PSNR at the rule's steps): the steps each
-patience saves, and the PSNR it costs, per tile and estimated per image (each tile's MSE
-over its crop, summed; the crops overlap, so this is an estimate, not the blended image's).
+``tiles DIR... RULE...`` replays shorter rules on tiled bench runs' records instead (each
+tile's record keeps its rule's scores and its EMA's PSNR at the rule's steps): the steps each
+rule saves, and the PSNR it costs (before the post-filters), per image, estimated from the
+tiles (each tile's MSE over its crop, summed; the crops overlap, so this is an estimate, not
+the blended image's). A rule is a patience, or ``patience:min_delta``.
 
     python benchmarks/stop_signals.py tiles benchmarks/results/denoise-CBM3D9-sigma25-auto
+    python benchmarks/stop_signals.py tiles DIR1 DIR2 100 150:0.001
 """
 
 from __future__ import annotations
@@ -60,15 +62,29 @@ def fit(names: list[str]) -> None:
         print(name, rec["seconds"], "s", flush=True)
 
 
-def _stop(steps: list[int], score: list[float], patience: int, min_steps: int = 200) -> int:
-    """Index of the kept step: the rule's minimum when it stops (or at the end)."""
-    best, best_i = math.inf, 0
+def _stop(
+    steps: list[int], score: list[float], patience: int, min_steps: int = 200,
+    min_delta: float = 0.0,
+) -> int:  # fmt: skip
+    """Index of the kept step: the rule's minimum when it stops (or at the end); the count
+    restarts at a new minimum that beats the last restart's score by ``min_delta`` (a share)."""
+    return _stop_at(steps, score, patience, min_steps, min_delta)[0]
+
+
+def _stop_at(
+    steps: list[int], score: list[float], patience: int, min_steps: int = 200,
+    min_delta: float = 0.0,
+) -> tuple[int, int | None]:  # fmt: skip
+    """The kept index and the step the rule stops at (None: it never does)."""
+    best, best_i, anchor, anchor_i = math.inf, 0, math.inf, 0
     for i, (st, v) in enumerate(zip(steps, score, strict=True)):
         if v < best:
             best, best_i = v, i
-        if st >= min_steps and st - steps[best_i] >= patience:
-            break
-    return best_i
+        if v < anchor * (1 - min_delta):
+            anchor, anchor_i = v, i
+        if st >= min_steps and st - steps[anchor_i] >= patience:
+            return best_i, st
+    return best_i, None
 
 
 def rules(rec: dict) -> dict[str, list[float]]:
@@ -108,50 +124,69 @@ def replay(patience: int = 200) -> None:
         )
 
 
-def replay_tiles(folder: Path, patiences: tuple[int, ...] = (100, 150)) -> None:
-    """Shorter patiences replayed on the tiles of the bench records in ``folder``."""
-    print("| image | tiles | patience | steps (recorded) | steps | saved | PSNR change (est.) "
-          "| worst tile |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    total: dict[int, list[float]] = {}
-    for path in sorted(folder.glob("*.json")):
-        rec = json.loads(path.read_text())
-        dip = rec.get("fits", {}).get("dip", {})
-        fits = (dip.get("tiles") or {}).get("fits") or []
-        kw = (dip.get("preset") or {}).get("stop_kwargs") or {}
-        if not fits or not all("curve" in f for f in fits):
-            continue
-        rec_pat, min_steps = int(kw.get("patience", 200)), int(kw.get("min_steps", 200))
-        steps_rec = sum(f["iters_run"] for f in fits)
-        for pat in patiences:
-            if pat > rec_pat:
+def replay_tiles(folders: list[Path], rules: list[tuple[int, float]]) -> None:
+    """Shorter rules (patience, min_delta) replayed on the tiles of the bench records in
+    ``folders`` (each tile's record keeps its rule's score and its EMA's PSNR every 10 steps,
+    up to its stop; a rule that stops no later can be replayed exactly, up to the post-filters,
+    which here are not run again)."""
+    print("| records | image | tiles | rule (patience, min_delta) | steps (recorded) | steps "
+          "| saved | PSNR change (est.) | worst tile |")  # fmt: skip
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|")
+    total: dict[tuple[int, float], list[tuple[float, float, float]]] = {}
+    for folder in folders:
+        for path in sorted(folder.glob("*.json")):
+            rec = json.loads(path.read_text())
+            dip = rec.get("fits", {}).get("dip", {})
+            fits = (dip.get("tiles") or {}).get("fits") or []
+            kw = (dip.get("preset") or {}).get("stop_kwargs") or {}
+            if not fits or not all("curve" in f for f in fits):
                 continue
-            steps, mse_rec, mse_new, worst = 0, 0.0, 0.0, 0.0
-            for f in fits:
-                c = f["curve"]
-                psnr_at = dict(zip(c["psnr_step"], c["psnr_ema"], strict=True))
-                i_rec = _stop(c["rule_step"], c["rule_score"], rec_pat, min_steps)
-                i_new = _stop(c["rule_step"], c["rule_score"], pat, min_steps)
-                stop = min(c["rule_step"][i_new] + pat, f["iters_run"])
-                steps += max(stop, min_steps) if stop < f["iters_run"] else f["iters_run"]
-                p_rec = psnr_at[c["rule_step"][i_rec]]
-                p_new = psnr_at[c["rule_step"][i_new]]
-                mse_rec += 10 ** (-p_rec / 10)
-                mse_new += 10 ** (-p_new / 10)
-                worst = max(worst, p_rec - p_new)
-            change = 10 * math.log10(mse_rec / mse_new)
-            total.setdefault(pat, []).append(change)
-            print(f"| {rec['image']} | {len(fits)} | {pat} | {steps_rec} | {steps} "
-                  f"| {1 - steps / steps_rec:.1%} | {change:+.3f} | {-worst:+.2f} |")  # fmt: skip
-    for pat, changes in total.items():
-        print(f"\nPatience {pat}: mean PSNR change {sum(changes) / len(changes):+.3f} dB "
-              f"over {len(changes)} images (estimated from the tiles).")  # fmt: skip
+            rec_rule = int(kw.get("patience", 200)), float(kw.get("min_delta", 0.0))
+            min_steps = int(kw.get("min_steps", 200))
+            steps_rec = sum(f["iters_run"] for f in fits)
+            for pat, delta in rules:
+                if pat > rec_rule[0] or delta < rec_rule[1]:
+                    continue  # it may stop later than the record's curve goes
+                steps, mse_rec, mse_new, worst = 0, 0.0, 0.0, 0.0
+                for f in fits:
+                    c = f["curve"]
+                    psnr_at = dict(zip(c["psnr_step"], c["psnr_ema"], strict=True))
+                    sc = c["rule_step"], c["rule_score"]
+                    i_rec = _stop(*sc, rec_rule[0], min_steps, rec_rule[1])
+                    i_new, stop = _stop_at(*sc, pat, min_steps, delta)
+                    steps += min(stop, f["iters_run"]) if stop is not None else f["iters_run"]
+                    p_rec = psnr_at[c["rule_step"][i_rec]]
+                    p_new = psnr_at[c["rule_step"][i_new]]
+                    mse_rec += 10 ** (-p_rec / 10)
+                    mse_new += 10 ** (-p_new / 10)
+                    worst = max(worst, p_rec - p_new)
+                change = 10 * math.log10(mse_rec / mse_new)
+                saved = 1 - steps / steps_rec
+                total.setdefault((pat, delta), []).append((saved, change, worst))
+                print(f"| {folder.name} | {rec['image']} | {len(fits)} | ({pat}, {delta:g}) "
+                      f"| {steps_rec} | {steps} | {saved:.1%} | {change:+.3f} "
+                      f"| {-worst:+.2f} |")  # fmt: skip
+    print("\n| rule | records | mean saved | mean PSNR change (est.) | worst tile |")
+    print("|---|---:|---:|---:|---:|")
+    for (pat, delta), v in total.items():
+        n, worst = len(v), max(w for *_, w in v)
+        print(f"| ({pat}, {delta:g}) | {n} | {sum(a for a, _, _ in v) / n:.1%} "
+              f"| {sum(b for _, b, _ in v) / n:+.3f} | {-worst:+.2f} |")  # fmt: skip
+
+
+def _rule(text: str) -> tuple[int, float]:
+    """``"150"`` or ``"150:0.001"``: a patience and a min_delta."""
+    pat, _, delta = text.partition(":")
+    return int(pat), float(delta or 0)
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["fit"]:
         fit(sys.argv[2:])
     elif sys.argv[1:2] == ["tiles"]:
-        replay_tiles(Path(sys.argv[2]), tuple(int(a) for a in sys.argv[3:]) or (100, 150))
+        args = sys.argv[2:]
+        folders = [Path(a) for a in args if ":" not in a and not a.isdigit()]
+        rules = [_rule(a) for a in args if ":" in a or a.isdigit()] or [(100, 0.0), (150, 0.0)]
+        replay_tiles(folders, rules)
     else:
         replay(*(int(a) for a in sys.argv[2:3]))
