@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
 from deepprior import device as dv
-from deepprior.errors import DeepPriorError
+from deepprior.errors import DeepPriorError, DeepPriorWarning
 
 
 def test_cpu_and_auto_without_gpu(monkeypatch):
@@ -46,7 +48,20 @@ def test_auto_precision_follows_the_cpu_flags(monkeypatch, flags, expected):
     cpu = torch.device("cpu")
     assert dv.resolve_precision("auto", cpu) == expected
     assert dv.resolve_precision("fp32", cpu) == torch.float32
-    assert dv.resolve_precision("bf16", cpu) == torch.bfloat16
+    dv._warn_emulated_bf16.cache_clear()  # said once per process
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert dv.resolve_precision("bf16", cpu) == torch.bfloat16
+    # an explicit bf16 warns exactly where it would be emulated
+    slow = [w for w in caught if issubclass(w.category, DeepPriorWarning)]
+    assert len(slow) == (expected == torch.float32)
+    if slow:
+        assert "slower than fp32; use --precision auto or fp32" in str(slow[0].message)
+
+
+def test_bf16_on_a_gpu_does_not_warn(recwarn):
+    assert dv.resolve_precision("bf16", torch.device("cuda")) == torch.bfloat16
+    assert not [w for w in recwarn if issubclass(w.category, DeepPriorWarning)]
 
 
 def test_unknown_precision():

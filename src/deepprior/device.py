@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import os
 import re
+import warnings
 from contextlib import AbstractContextManager, nullcontext
 
 import torch
 
-from .errors import DeepPriorError
+from .errors import DeepPriorError, DeepPriorWarning
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -81,10 +82,25 @@ def host_summary() -> dict[str, object]:
 def cpu_has_fast_bf16() -> bool:
     """True when the CPU has native bf16 matrix units (AMX-BF16 or AVX512-BF16).
 
-    Without them oneDNN emulates bf16 and it is slower than fp32, so ``auto`` keeps fp32.
+    Without them oneDNN emulates bf16 and it is slower than fp32, so ``auto`` keeps fp32 (a
+    32-filter skip net's step at 160², one thread, on an AVX2-only AMD EPYC: 0.62 s in bf16
+    against 0.086 s in fp32; ``python benchmarks/step_time.py 32 160 8 bf16``).
     """
     flags = cpu_flags()
     return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+@functools.cache
+def _warn_emulated_bf16() -> None:
+    """Say once per process (a fit resolves its precision in several places) that bf16 is
+    emulated on this CPU."""
+    warnings.warn(
+        DeepPriorWarning(
+            "bf16 on this CPU (no AVX512-BF16 or AMX) is emulated and several times slower "
+            "than fp32; use --precision auto or fp32"
+        ),
+        stacklevel=3,
+    )
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
@@ -94,7 +110,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     so bf16 autocast only adds cast kernels (H200, the auto presets' 32-filter SR net,
     channels-last: 26 ms/step in bf16 against 17 ms in fp32 at 256², 22 against 20 ms at
     512²; benchmarks/results/speed.md), and cuDNN already runs fp32 convolutions on tensor
-    cores (TF32). On a CPU it is bf16 where the CPU has native bf16 units, else fp32.
+    cores (TF32). On a CPU it is bf16 where the CPU has native bf16 units, else fp32; an
+    explicit ``bf16`` on a CPU without them warns (:class:`DeepPriorWarning`).
     """
     if precision not in PRECISIONS:
         raise DeepPriorError(
@@ -103,6 +120,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     if precision == "fp32":
         return torch.float32
     if precision == "bf16":
+        if device.type == "cpu" and not cpu_has_fast_bf16():
+            _warn_emulated_bf16()
         return torch.bfloat16
     if device.type == "cuda":
         return torch.float32
