@@ -79,3 +79,21 @@ def test_the_package_ships_its_type_hints():
     from importlib.resources import files
 
     assert files("deepprior").joinpath("py.typed").is_file()
+
+
+def test_a_fit_started_from_another_fits_weights_starts_where_that_one_ended(photo, tiny):
+    noisy = deepprior.ops.add_gaussian_noise(photo, 25 / 255, seed=0)
+    kw = {**tiny, "preset": "fast", "progress": False}
+    done = deepprior.denoise(noisy, iters=80, **kw)
+    assert done.weights is not None and all(t.device.type == "cpu" for t in done.weights.values())
+    cold = deepprior.denoise(noisy, iters=2, **kw)
+    warm = deepprior.denoise(noisy, iters=2, init_weights=done.weights, **kw)
+    end, first_cold, first_warm = (done.history["loss"][-1], cold.history["loss"][0],
+                                   warm.history["loss"][0])  # fmt: skip
+    # same seed, so the same z: the warm fit's first loss is the finished fit's last one
+    # (up to the input noise of that step), far below a random net's
+    assert first_warm < 1.5 * end and first_cold > 2 * first_warm, (end, first_cold, first_warm)
+    other = deepprior.denoise(noisy, iters=2, **{**kw, "net_kwargs": {"n_d": [4, 4], "n_s": 1}})
+    with pytest.raises(DeepPriorError, match="init_weights are not those of this fit's") as e:
+        deepprior.denoise(noisy, iters=2, init_weights=other.weights, **kw)
+    assert e.value.param == "init_weights"

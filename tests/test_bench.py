@@ -253,6 +253,22 @@ def test_tile_jobs_are_for_the_tables_that_tile(group, tmp_path):
     assert res.exit_code == 2 and "--tile-jobs must be at least 1, got 0" in res.output
 
 
+def test_warm_tiles_are_for_the_tables_that_tile_and_have_their_own_records(group, tmp_path):
+    res = invoke(group, "sr", "--quick", "--warm-tiles", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "--warm-tiles applies to the tables whose fits" in res.output
+    from deepprior.bench.tables.options import settings_of
+    from deepprior.bench.tables.runner import _Runner
+
+    cold = BenchOptions(table="denoise", preset="auto")
+    warm = replace(cold, tile_warm=True)
+    assert warm.name == cold.name + "-warm" == "denoise-CBM3D9-sigma25-auto-warm"
+    # a cold run's records are not reused for a warm one (and old records still match)
+    assert settings_of(warm) == {**settings_of(cold), "table": warm.name, "tile_warm": True}
+    gt = torch.zeros(3, 8, 8)
+    assert _Runner(warm).fit_kwargs(gt)["tile_warm"] is True
+    assert "tile_warm" not in _Runner(cold).fit_kwargs(gt)
+
+
 def test_missing_data_dir_from_the_environment(group, tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPPRIOR_DATA", str(tmp_path / "env-data"))
     res = invoke(group, "denoise", "--quick", "--out", str(tmp_path / "o"))

@@ -16,7 +16,7 @@ from deepprior.ops import add_gaussian_noise
 from deepprior.tasks import Result
 from deepprior.tasks.presets import Preset
 from deepprior.tasks.registry import Option, Task
-from deepprior.tiling import plan_tiles, solve_tiled
+from deepprior.tiling import plan_tiles, solve_tiled, warm_sources
 
 
 class Echo(Task):
@@ -485,3 +485,59 @@ def test_a_worker_process_that_dies_is_an_error_not_an_interruption():
     with pytest.raises(DeepPriorError, match="ended abruptly .* tile_jobs=1") as e:
         solve_tiled(Crash(), img, tile=24, overlap=6, tile_jobs=2, progress=False)
     assert e.value.param == "tile_jobs"
+
+
+class WarmEcho(Echo):
+    """Echo whose fits end with the weights ``{"n": k}`` (k: the fit's number in its run)."""
+
+    def run(self, image: torch.Tensor, *mask: torch.Tensor, **kw: Any) -> Result:
+        res = super().run(image, *mask, **kw)
+        if kw.get("state_file") is not None:
+            res.weights = {"n": torch.tensor(len(self.fits))}
+        return res
+
+
+def _tile_of(fit_kw: dict[str, Any]) -> int:
+    return int(fit_kw["state_file"].name.split("_")[1].split(".")[0])
+
+
+def test_warm_tiles_start_from_their_left_neighbours_weights_also_after_a_resume(tmp_path):
+    img = torch.rand(3, 70, 53, generator=torch.Generator().manual_seed(2))
+    state, kw = tmp_path / "out.tiles", {"tile": 24, "overlap": 6, "progress": False}
+    sources = warm_sources(plan_tiles((70, 53), 24, 6))
+    assert sources == {1: 0, 2: 1, 4: 3, 5: 4, 7: 6, 8: 7, 10: 9, 11: 10}  # 4 rows of 3
+    first = WarmEcho(interrupt_at=3)  # tiles 0 and 1 finish, tile 2 is interrupted
+    assert solve_tiled(first, img, state_dir=state, tile_warm=True, **kw).interrupted
+    with pytest.raises(DeepPriorError, match="from another run"):  # a cold run's tiles differ
+        solve_tiled(WarmEcho(), img, state_dir=state, resume=True, tile_warm=False, **kw)
+    second = WarmEcho()
+    res = solve_tiled(second, img, state_dir=state, resume=True, tile_warm=True, **kw)
+    assert not res.interrupted and res.report["tiles"]["warm"]
+    # the end weights of each tile: fits 1, 2 of the first run, then 1, 2 ... of the second
+    end = {0: 1, 1: 2, **{k: k - 1 for k in range(2, 12)}}
+    for fit in first.fits[:2] + second.fits:
+        t = _tile_of(fit)
+        if t in sources:  # tile 2 starts from tile 1's weights, saved by the first run
+            assert int(fit["init_weights"]["n"]) == end[sources[t]], t
+        else:
+            assert "init_weights" not in fit, t
+    assert [f.get("warm_from") for f in res.report["tiles"]["fits"]] == [
+        sources.get(k) for k in range(12)]  # fmt: skip
+
+
+def test_warm_tiles_start_nearer_the_data_and_do_not_depend_on_the_worker_count(
+    photo, tiny, one_thread
+):
+    clean = photo[:, :40]  # 40x64: two 40x40 tiles in a row
+    noisy = add_gaussian_noise(clean, 25 / 255, seed=0)
+    kw = {**tiny, "preset": "fast", "iters": 60, "tile": 40, "overlap": 12, "progress": False}
+    cold = solve_tiled("denoise", noisy, tile_warm=False, tile_jobs=1, **kw)
+    warm = solve_tiled("denoise", noisy, tile_warm=True, tile_jobs=1, **kw)
+    # two workers: tile 2 waits for tile 1's weights, so each tile's fit is the same
+    warm2 = solve_tiled("denoise", noisy, tile_warm=True, tile_jobs=2, **kw)
+    assert torch.allclose(warm.image, warm2.image, atol=1e-5)
+    assert [f["warm_from"] for f in warm2.report["tiles"]["fits"]] == [None, 0]
+
+    # tile 1 started from other weights than the cold run's; tile 0 is the same fit
+    assert torch.equal(warm.image[..., :20], cold.image[..., :20])
+    assert not torch.allclose(warm.image[..., 44:], cold.image[..., 44:], atol=1e-3)

@@ -121,15 +121,16 @@ def run_parallel(
     task: Task, plan: TilePlan, todo: Sequence[Tile], jobs: int, threads: int,
     crops: Callable[[Tile], list[Any]], tile_kw: Callable[[Tile], dict[str, Any]],
     finished: Callable[[Tile, Result, dict[str, Any]], None], echo: Callable[[str], None],
-    step_seconds: float | None = None,
+    step_seconds: float | None = None, ready: Callable[[Tile], bool] = lambda t: True,
 ) -> tuple[Result | None, bool]:  # fmt: skip
     """Fit the tiles ``todo`` in ``jobs`` worker processes of ``threads`` threads each.
 
     ``crops(tile)`` and ``tile_kw(tile)`` give a tile's inputs and fit settings;
     ``finished(tile, result, images)`` is called in this process as each tile ends. New tiles are
-    started until an interrupt; the tiles running then stop at a step boundary, save their
-    state and are reported as interrupted. ``step_seconds``: one tile step's time on
-    ``threads`` threads, for the printed estimate.
+    started until an interrupt, each free worker taking the first tile in ``todo`` that is
+    ``ready`` (a warm-started tile waits for the tile it starts from); the tiles running then
+    stop at a step boundary, save their state and are reported as interrupted.
+    ``step_seconds``: one tile step's time on ``threads`` threads, for the printed estimate.
 
     Returns:
         The last tile's result and whether the run was interrupted.
@@ -153,14 +154,17 @@ def run_parallel(
     running: dict[Future, Tile] = {}
 
     def start_next() -> None:
-        if queue and not interrupted:
-            t = queue.pop(0)
+        """Start ready tiles while a worker is free."""
+        while len(running) < jobs and not interrupted:
+            t = next((t for t in queue if ready(t)), None)
+            if t is None:
+                return
+            queue.remove(t)
             echo(f"tile {t.index + 1}/{len(plan.tiles)}")
             running[pool.submit(_fit_tile, task, crops(t), t, tile_kw(t))] = t
 
     try:
-        for _ in range(jobs):
-            start_next()
+        start_next()
         while running:
             try:
                 done, _ = wait(running, return_when=FIRST_COMPLETED)

@@ -203,6 +203,20 @@ def plan_tiles(
     return tiles
 
 
+def warm_sources(tiles: Sequence[Tile]) -> dict[int, int]:
+    """For a warm-started run (:attr:`~deepprior.tasks.presets.Preset.tile_warm`): each
+    tile's left neighbour in its row, whose end weights its fit starts from. The first tile
+    of each row starts cold, so the rows are chains that can be fitted side by side, and a
+    tile's start does not depend on how many are fitted at once.
+
+    Example:
+        >>> warm_sources(plan_tiles((40, 64), tile=24, overlap=8))
+        {1: 0, 2: 1, 4: 3, 5: 4}
+    """
+    return {t.index: p.index for p, t in zip(tiles, tiles[1:], strict=False)
+            if p.core[0] == t.core[0]}  # fmt: skip
+
+
 @dataclass
 class TilePlan:
     """What a tiled run will do, printed before it starts.
@@ -396,6 +410,13 @@ class _TileStore:
         with np.load(self.folder / f"tile_{index:03d}.npz") as data:
             return {k: torch.from_numpy(data[k]) for k in data.files}
 
+    def load_weights(self, index: int) -> dict[str, torch.Tensor] | None:
+        """A finished tile's end weights (saved by a warm-started run), or None."""
+        path = None if self.folder is None else self.folder / f"tile_{index:03d}.weights.pt"
+        if path is None or not path.is_file():
+            return None
+        return torch.load(path, map_location="cpu", weights_only=True)
+
     def state_file(self, index: int) -> Path | None:
         """Where the tile in progress saves its fit state (the folder is made here, since a
         state may be saved before any tile has finished)."""
@@ -405,12 +426,17 @@ class _TileStore:
         return self.folder / f"tile_{index:03d}.state.pt"
 
     def save(self, index: int, images: dict[str, torch.Tensor], plan: TilePlan,
-             record: dict[str, Any] | None = None) -> None:  # fmt: skip
+             record: dict[str, Any] | None = None,
+             weights: dict[str, torch.Tensor] | None = None) -> None:  # fmt: skip
         from .io import atomic_write_bytes, atomic_write_text
 
         if self.folder is None:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
+        if weights is not None:  # before the manifest names the tile done
+            buf = io.BytesIO()
+            torch.save(weights, buf)
+            atomic_write_bytes(self.folder / f"tile_{index:03d}.weights.pt", buf.getvalue())
         buf = io.BytesIO()
         np.savez(buf, **{k: v.numpy() for k, v in images.items()})
         atomic_write_bytes(self.folder / f"tile_{index:03d}.npz", buf.getvalue())
@@ -610,10 +636,12 @@ def _run_tiles(
     echo: Callable[[str], None], records: dict[int, dict[str, Any]],
     fallback: torch.Tensor, mosaic: Mosaic | None = None,
     curves: list[tuple[int, dict[str, Any]]] | None = None, jobs: int = 1, threads: int = 1,
+    warm: bool = False,
 ) -> tuple[dict[int, dict[str, torch.Tensor]], Result | None, int, bool]:  # fmt: skip
     """Fit every unfinished tile, in turn or ``jobs`` at a time in worker processes of
     ``threads`` threads (:mod:`deepprior.tile_pool`), saving each; stop at an interrupted
-    one (or when a whole-image callback of ``mosaic`` asked to stop).
+    one (or when a whole-image callback of ``mosaic`` asked to stop). With ``warm``, a tile
+    starts from its source's end weights (:func:`warm_sources`), so it waits for it.
 
     Returns the tiles' images by index, the last tile's result, the steps run and whether
     a tile was interrupted (or a callback of ``mosaic`` asked to stop); each
@@ -624,9 +652,22 @@ def _run_tiles(
     base["iters"] = plan.iters
     gt = kw.get("gt")
     steps = 0
+    sources = warm_sources(plan.tiles) if warm else {}
+    finished_ok = set(store.done())
+    weights: dict[int, dict[str, torch.Tensor] | None] = {}  # end weights not yet used
+    started_from: dict[int, int] = {}  # tile -> the tile whose end weights it started from
+
+    def ready(t: Tile) -> bool:
+        return sources.get(t.index) is None or sources[t.index] in finished_ok
 
     def tile_kw(t: Tile) -> dict[str, Any]:
         out = dict(base)
+        src = sources.get(t.index)
+        if src is not None:  # (weights of a tile finished by an earlier run: from the store)
+            init = weights.pop(src) if src in weights else store.load_weights(src)
+            if init is not None:
+                out["init_weights"] = init
+                started_from[t.index] = src
         state = store.state_file(t.index)
         if state is not None:
             out.update(state_file=state, state_every=kw.get("state_every", 0),
@@ -644,7 +685,13 @@ def _run_tiles(
         if res.interrupted or (mosaic is not None and mosaic.stop_reason):
             return
         records[t.index] = _tile_record(t, res)
-        store.save(t.index, outputs[t.index], plan, records[t.index])
+        if warm:
+            if t.index in sources.values():
+                weights[t.index] = res.weights
+            records[t.index]["warm_from"] = started_from.get(t.index)
+        store.save(t.index, outputs[t.index], plan, records[t.index],
+                   res.weights if warm else None)  # fmt: skip
+        finished_ok.add(t.index)
 
     todo = [t for t in plan.tiles if t.index not in outputs]
     if jobs > 1 and mosaic is None:
@@ -655,7 +702,7 @@ def _run_tiles(
         step = None if plan.step_seconds is None else _worker_step(task, images, plan, kw, threads)
         last, interrupted = run_parallel(
             task, plan, todo, jobs, threads, lambda t: [_crop(x, t.fit) for x in images],
-            tile_kw, finished, echo, step,
+            tile_kw, finished, echo, step, ready,
         )  # fmt: skip
         return outputs, last, steps, interrupted
     last = None
@@ -842,6 +889,7 @@ def solve_tiled(
     max_seconds: float | None = None,
     echo: Callable[[str], None] | None = None,
     tile_jobs: int | str = "auto",
+    tile_warm: bool | None = None,
     **kw: Any,
 ) -> Result:
     """Restore ``images`` with ``task`` tile by tile and blend the tiles seamlessly.
@@ -864,6 +912,9 @@ def solve_tiled(
             CPU threads; ``auto``: one per thread on a CPU when the run is long enough to
             gain (:func:`deepprior.tile_pool.choose_jobs`). Whole-image callbacks (a live
             view, a time-lapse) need one tile at a time.
+        tile_warm: start each tile's net from its left neighbour's end weights
+            (:func:`warm_sources`; fewer steps to each tile's stop); ``None``: the preset's
+            :attr:`~deepprior.tasks.presets.Preset.tile_warm`.
         **kw: the task's settings and :func:`deepprior.tasks.solve` keywords (``iters``,
             ``preset``, ``seed``, ``device``, ``gt`` ...).
 
@@ -887,7 +938,10 @@ def solve_tiled(
     scale, ctx = footprint(task.name, _settings(task, imgs, kw))
     overlap = overlap if overlap is not None else max(4, DEFAULT_OVERLAP // scale)
     echo = echo or _stderr(kw)
-    fp = _fingerprint(task, imgs, kw, tile, overlap)
+    if tile_warm is None:
+        tile_warm = task.preset(kw.get("preset"), **_named_options(task, kw)).tile_warm
+    # (a cold run's fingerprint is as it was before warm starts existed: its tiles resume)
+    fp = _fingerprint(task, imgs, {**kw, "tile_warm": True} if tile_warm else kw, tile, overlap)
     store = _TileStore(None if state_dir is None else Path(state_dir), fp, bool(kw.get("resume")))
     saved = store.manifest or {}
     if saved:
@@ -910,8 +964,9 @@ def solve_tiled(
     jobs, threads = _jobs(task, tile_jobs, plan, len(plan.tiles) - len(store.done()), kw, mosaic,
                           memory_budget, echo)  # fmt: skip
     outputs, last, steps, interrupted = _run_tiles(
-        task, imgs, plan, store, kw, echo, records, fallback, mosaic, curves, jobs, threads
-    )
+        task, imgs, plan, store, kw, echo, records, fallback, mosaic, curves, jobs, threads,
+        bool(tile_warm),
+    )  # fmt: skip
     stopped = mosaic.stop_reason if mosaic is not None else None
     blended = _blend(plan, outputs, fallback)
     if interrupted and store.folder is not None:
@@ -924,6 +979,7 @@ def solve_tiled(
         mosaic.finish(image, int(last.report.get("iters_run", 0)) if last else 0, interrupted)
     report = _report(task, plan, last, time.perf_counter() - t0, steps, kw)
     report["tiles"]["jobs"] = jobs
+    report["tiles"]["warm"] = bool(tile_warm)
     report["stop_reason"] = stopped
     if curves:
         report["history"] = _joined_history(curves)
@@ -991,10 +1047,14 @@ def _whole_need(task: Task, images: Sequence[Any], kw: dict[str, Any]) -> int | 
     return need if budget is not None and need > 0.9 * budget else None
 
 
+def _named_options(task: Task, kw: dict[str, Any]) -> dict[str, Any]:
+    """The task's own options among ``kw`` (those a preset may depend on)."""
+    return {k: v for k, v in kw.items() if k in {o.param for o in task.options}}
+
+
 def _preset_tile(task: Task, images: Sequence[Any], kw: dict[str, Any]) -> int | None:
     """The preset's tile side (input px) when the image is larger than it, else None."""
-    named = {k: v for k, v in kw.items() if k in {o.param for o in task.options}}
-    side = task.preset(kw.get("preset"), **named).tile
+    side = task.preset(kw.get("preset"), **_named_options(task, kw)).tile
     if side is None:
         return None
     h, w = images[0].shape[-2:]
@@ -1028,6 +1088,7 @@ def solve_maybe_tiled(
     from .tasks.common import as_image
 
     tile_jobs = kw.pop("tile_jobs", "auto")
+    tile_warm = kw.pop("tile_warm", None)
     if tile == "off":  # one fit of the whole image, whatever the preset says
         return task.run(*images, **kw)
     # The decisions need the images' sizes; the whole-image run takes them as given.
@@ -1051,4 +1112,4 @@ def solve_maybe_tiled(
         tile = "auto"
     kw = {k: v for k, v in kw.items() if k not in ("snapshot_dir", "snapshot_every")}
     return solve_tiled(task, *sized, tile=tile, overlap=overlap, state_dir=state_dir,
-                       tile_jobs=tile_jobs, **kw)  # fmt: skip
+                       tile_jobs=tile_jobs, tile_warm=tile_warm, **kw)  # fmt: skip

@@ -65,6 +65,9 @@ def _table_options(fn: Callable) -> Callable:
                      help="Tiles of a tiled DIP fit run side by side in N processes, each "
                           "with its share of the threads (denoise, inpaint); the fit's "
                           "seconds are then the sum of the tiles' own."),
+        click.option("--warm-tiles", "tile_warm", is_flag=True,
+                     help="Start each tile's net from its left neighbour's end weights "
+                          "(denoise, inpaint; records go to <table>-warm/)."),
         click.option("--no-baselines", is_flag=True, help="Run DIP only."),
         click.option("--skip", "skip", default=None, metavar="NAMES",
                      help="Baselines not to run, comma-separated (e.g. zs_n2n, the slowest)."),
@@ -98,7 +101,7 @@ def _run(table: str, **kw: Any) -> None:
         quick_size=kw.pop("quick_size"), limit=kw.pop("limit"), iters=kw.pop("iters"),
         only=_names(kw.pop("only")),
         seed=kw.pop("seed"), device=kw.pop("device"), precision=kw.pop("precision"),
-        jobs=kw.pop("jobs"), tile_jobs=kw.pop("tile_jobs"),
+        jobs=kw.pop("jobs"), tile_jobs=kw.pop("tile_jobs"), tile_warm=kw.pop("tile_warm"),
         baselines=not kw.pop("no_baselines"), force=kw.pop("force"),
         skip=_names(kw.pop("skip")),
         progress=progress, preset=kw.pop("preset"), **kw,

@@ -38,8 +38,13 @@ def _jobs_value(ctx: click.Context, param: click.Parameter, value: str) -> Any:
 
 
 def tile_options(fn: Callable) -> Callable:
-    """Add ``--tile auto|N``, ``--overlap PX`` and ``--tile-jobs auto|N`` to a restoration
-    subcommand."""
+    """Add ``--tile auto|N``, ``--overlap PX``, ``--tile-jobs auto|N`` and
+    ``--warm-tiles/--cold-tiles`` to a restoration subcommand."""
+    fn = click.option(
+        "--warm-tiles/--cold-tiles", "tile_warm", default=None,
+        help="Start each tile's net from the weights its left neighbour's fit ended with "
+        "(fewer steps per tile), or from a random draw. Default: the preset's choice.",
+    )(fn)  # fmt: skip
     fn = click.option(
         "--tile-jobs", callback=_jobs_value, default="auto", show_default=True,
         metavar="auto|N",
@@ -64,5 +69,6 @@ def runner(task: Task, images: list[Any], opts: dict[str, Any]) -> Callable[...,
     from ..tiling import solve_maybe_tiled
 
     tile, overlap, jobs = opts.pop("tile"), opts.pop("overlap"), opts.pop("tile_jobs")
+    warm = opts.pop("tile_warm")
     return functools.partial(solve_maybe_tiled, task, *images, tile=tile, overlap=overlap,
-                             tile_jobs=jobs)  # fmt: skip
+                             tile_jobs=jobs, tile_warm=warm)  # fmt: skip

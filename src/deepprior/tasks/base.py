@@ -42,6 +42,8 @@ class Result:
         history: per-step loss and periodic PSNR.
         report: everything needed to reproduce the run (task, preset, settings, timings).
         interrupted: True when Ctrl-C stopped the fit early.
+        weights: the generator's weights at the end of the fit (CPU tensors), which
+            ``init_weights`` of another fit may start from (None: no generator was fitted).
     """
 
     image: torch.Tensor
@@ -52,6 +54,7 @@ class Result:
     history: dict[str, list[Any]] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     interrupted: bool = False
+    weights: dict[str, torch.Tensor] | None = field(default=None, repr=False)
 
     def save(self, path: str | Path, *, bits: int = 8) -> Path:
         """Write :attr:`image` atomically to ``path`` (PNG by default)."""
@@ -126,6 +129,7 @@ def solve_problem(
     state_every: int = 0,
     state_seconds: float = 0.0,
     resume: bool = False,
+    init_weights: dict[str, torch.Tensor] | None = None,
 ) -> Result:
     """Fit the preset's generator to ``problem`` and return a :class:`Result`.
 
@@ -146,6 +150,8 @@ def solve_problem(
         resume: continue from the state in ``state_file``, which must come from a fit of the
             same task, input, preset (but for the step count), prior, seed and restarts; the
             result is the one an uninterrupted fit gives.
+        init_weights: start the generator from these weights (the :attr:`Result.weights` of
+            a fit of the same preset, e.g. of a neighbouring tile) instead of a random draw.
     """
     if resume and state_file is None:
         raise DeepPriorError("resume needs the state_file to resume from", param="resume")
@@ -153,10 +159,12 @@ def solve_problem(
     plan = build_plan(problem, preset, prior=prior, tv_weight=tv_weight, seed=seed,
                       device=device, precision=precision, restarts=restarts,
                       memory_check=memory_check)  # fmt: skip
+    if init_weights is not None:
+        _load_weights(plan, init_weights)
     cbs: list[Callback] = list(callbacks)
     saved = None
     if state_file is not None:
-        fingerprint = _fingerprint(problem, preset, plan, seed)
+        fingerprint = _fingerprint(problem, preset, plan, seed, init_weights)
         saved = _saved_state(state_file, fingerprint) if resume else None
         cbs.append(SaveState(state_file, every=state_every, fingerprint=fingerprint,
                              min_seconds=state_seconds))  # fmt: skip
@@ -190,7 +198,24 @@ def solve_problem(
         report["post"] = post
     return Result(image=image, last=last, ema=ema, extras=dict(problem.extras),
                   metrics=metrics, history=fr.history, report=report,
-                  interrupted=fr.interrupted)  # fmt: skip
+                  interrupted=fr.interrupted,
+                  weights=None if plan.prior != "dip" else _weights(plan.net))  # fmt: skip
+
+
+def _weights(net: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in net.state_dict().items()}
+
+
+def _load_weights(plan: FitPlan, weights: dict[str, torch.Tensor]) -> None:
+    """Start ``plan``'s generator from ``weights``, which must be of the same net."""
+    try:
+        plan.net.load_state_dict(weights)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[0]
+        raise DeepPriorError(
+            f"init_weights are not those of this fit's generator ({first}); start from the "
+            "weights of a fit with the same net and settings", param="init_weights",
+        ) from None  # fmt: skip
 
 
 def _post_filter(
@@ -247,7 +272,10 @@ def _matching_gt(gt: torch.Tensor | None, problem: Problem) -> torch.Tensor | No
     return gt
 
 
-def _fingerprint(problem: Problem, preset: Preset, plan: FitPlan, seed: int) -> dict[str, Any]:
+def _fingerprint(
+    problem: Problem, preset: Preset, plan: FitPlan, seed: int,
+    init_weights: dict[str, torch.Tensor] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """What a saved fit state must agree on to be resumed: all but the step count."""
     digest = hashlib.sha256()
     for name, t in sorted(problem.data_term.state_dict().items()):
@@ -257,11 +285,18 @@ def _fingerprint(problem: Problem, preset: Preset, plan: FitPlan, seed: int) -> 
         digest.update(problem.guide.detach().float().cpu().contiguous().numpy().tobytes())
     # A post-filter acts on the fit's result, not on the fit.
     settings = {k: v for k, v in preset.to_dict().items() if k not in ("iters", "post")}
-    return {
+    out = {
         "task": problem.task, "data": digest.hexdigest(), "preset": settings,
         "prior": plan.prior, "tv_weight": plan.tv_weight, "seed": seed, "restarts": plan.runs,
         "canvas": list(plan.canvas),
     }  # fmt: skip
+    if init_weights is not None:  # (absent otherwise: states saved before it resume)
+        start = hashlib.sha256()
+        for name, t in sorted(init_weights.items()):
+            start.update(name.encode())
+            start.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+        out["init_weights"] = start.hexdigest()
+    return out
 
 
 def _saved_state(path: str | Path, fingerprint: dict[str, Any]) -> dict[str, Any]:

@@ -82,7 +82,7 @@ def _check_range(t: torch.Tensor, name: str) -> None:
 _SOLVE_KEYS = {
     "seed", "device", "precision", "gt", "progress", "callbacks", "snapshot_dir",
     "snapshot_every", "metrics_every", "memory_check", "prior", "tv_weight", "restarts",
-    "state_file", "state_every", "state_seconds", "resume",
+    "state_file", "state_every", "state_seconds", "resume", "init_weights",
 }  # fmt: skip
 _PRESET_KEYS = {
     "iters", "lr", "input_noise", "net", "ema", "output", "input", "backtrack_db", "stop",

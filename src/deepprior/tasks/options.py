@@ -50,6 +50,7 @@ class FitOptions(TypedDict, total=False):
     state_every: int
     state_seconds: float
     resume: bool
+    init_weights: dict[str, Any] | None
 
 
 #: One line per shared keyword: what it sets. Preset overrides are ``None`` by default (the
@@ -85,6 +86,8 @@ FIT_OPTION_DOCS: dict[str, str] = {
     "state_every": "save the state every K steps (0: only when interrupted).",
     "state_seconds": "save the state at most once per this many seconds.",
     "resume": "continue from the state in state_file.",
+    "init_weights": "start the generator from these weights (a Result.weights of a fit with "
+    "the same net) instead of a random draw.",
 }
 
 F = TypeVar("F", bound=Callable[..., Any])

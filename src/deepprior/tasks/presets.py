@@ -49,7 +49,7 @@ _BOOKKEEPING = ("overrides",)
 #: Settings added later, left out of :meth:`Preset.to_dict` at their value that turns them
 #: off: a preset that does not use them keeps the settings (and the saved-state fingerprint)
 #: it had before they existed.
-_OFF_BY_DEFAULT: dict[str, Any] = {"tv_per_sigma": 0.0, "post": None}
+_OFF_BY_DEFAULT: dict[str, Any] = {"tv_per_sigma": 0.0, "post": None, "tile_warm": False}
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,9 @@ class Preset:
         tile: restore a larger image in overlapping tiles of at most this many input px a
             side, each fitted (and stopped) on its own (:mod:`deepprior.tiling`); ``None``:
             one fit of the whole image unless it does not fit in memory.
+        tile_warm: start each tile's net from the weights its left neighbour's fit ended
+            with (:mod:`deepprior.tiling`), not from a random draw: such a fit reaches its
+            stop in fewer steps (benchmarks/results/auto_design/warm_tiles.md).
         post: post-filters of the result, joined by ``+`` and applied in order
             (``"wiener"``: :func:`deepprior.ops.dct_wiener` of the data with the result as
             pilot, for an identity operator; ``"chroma"``: :func:`deepprior.ops.chroma_guided`
@@ -109,6 +112,7 @@ class Preset:
     keep_observed: bool = False
     tv_per_sigma: float = 0.0
     tile: int | None = None
+    tile_warm: bool = False
     post: str | None = None
     overrides: tuple[str, ...] = field(default=(), compare=False)
 

@@ -45,6 +45,7 @@ class BenchOptions:
     precision: str = "auto"
     jobs: int = 1
     tile_jobs: int = 1
+    tile_warm: bool = False
     baselines: bool = True
     skip: tuple[str, ...] = ()  # baselines not to run
     force: bool = False
@@ -62,6 +63,11 @@ class BenchOptions:
             raise DeepPriorError(
                 f"--tile-jobs applies to the tables whose fits run in tiles "
                 f"({', '.join(TILED_TABLES)}), not {self.table}", param="tile_jobs",
+            )  # fmt: skip
+        if self.tile_warm and self.table not in TILED_TABLES:
+            raise DeepPriorError(
+                f"--warm-tiles applies to the tables whose fits run in tiles "
+                f"({', '.join(TILED_TABLES)}), not {self.table}", param="tile_warm",
             )  # fmt: skip
         unknown = [n for n in self.only if n not in all_names(self)]
         if unknown:
@@ -99,11 +105,13 @@ class BenchOptions:
     @property
     def name(self) -> str:
         """The table's name: the report's title and the default folder's name."""
-        return self.spec.name + (f"-{self.preset}" if self.custom_preset else "")
+        return (self.spec.name + (f"-{self.preset}" if self.custom_preset else "")
+                + ("-warm" if self.tile_warm else ""))  # fmt: skip
 
     @property
     def title(self) -> str:
-        return self.spec.title + (f", preset {self.preset}" if self.custom_preset else "")
+        return (self.spec.title + (f", preset {self.preset}" if self.custom_preset else "")
+                + (", warm-started tiles" if self.tile_warm else ""))  # fmt: skip
 
     def out_dir(self) -> Path:
         if self.out:
@@ -159,6 +167,7 @@ def settings_of(opts: BenchOptions) -> dict[str, Any]:
         "quick_size": opts.quick_size if opts.quick else None,
         "baselines": opts.baselines,
         **opts.spec.settings(),
+        **({"tile_warm": True} if opts.tile_warm else {}),  # (absent: older records match)
     }
 
 

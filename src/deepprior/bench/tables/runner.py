@@ -171,6 +171,7 @@ class _Runner:
             "progress": self.opts.progress,
             "metrics_every": 10,  # the PSNR curve's resolution, for the oracle stop
             **({"tile_jobs": self.opts.tile_jobs} if self.opts.tile_jobs > 1 else {}),
+            **({"tile_warm": True} if self.opts.tile_warm else {}),
         }  # fmt: skip
 
     def pixel_fit_kwargs(self, kw: dict[str, Any], paper_preset: str) -> dict[str, Any]:
