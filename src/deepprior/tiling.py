@@ -211,7 +211,7 @@ def warm_sources(tiles: Sequence[Tile]) -> dict[int, int]:
 
     Example:
         >>> warm_sources(plan_tiles((40, 64), tile=24, overlap=8))
-        {1: 0, 2: 1, 4: 3, 5: 4}
+        {1: 0, 2: 1, 3: 2, 5: 4, 6: 5, 7: 6}
     """
     return {t.index: p.index for p, t in zip(tiles, tiles[1:], strict=False)
             if p.core[0] == t.core[0]}  # fmt: skip
