@@ -685,12 +685,13 @@ def _run_tiles(
         if res.interrupted or (mosaic is not None and mosaic.stop_reason):
             return
         records[t.index] = _tile_record(t, res)
+        source = t.index in sources.values()  # a later tile starts from its weights
         if warm:
-            if t.index in sources.values():
-                weights[t.index] = res.weights
             records[t.index]["warm_from"] = started_from.get(t.index)
+        if source:
+            weights[t.index] = res.weights
         store.save(t.index, outputs[t.index], plan, records[t.index],
-                   res.weights if warm else None)  # fmt: skip
+                   res.weights if source else None)  # fmt: skip
         finished_ok.add(t.index)
 
     todo = [t for t in plan.tiles if t.index not in outputs]

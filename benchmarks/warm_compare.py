@@ -1,0 +1,70 @@
+"""Warm-started tiles against cold ones, from two folders of bench records of the same table
+(nothing is fitted here): per image, the DIP output's PSNR, the tiles' steps in all, and the
+time ratio against the paper preset's estimated time on the CPU each record ran on
+(:mod:`auto_table`'s paper-net steps). Both records must have run on the same kind of CPU for
+their seconds to compare; the steps and PSNR compare across CPUs (fp32 fits).
+
+    python benchmarks/warm_compare.py benchmarks/results/denoise-CBM3D9-sigma25-auto \\
+        benchmarks/results/denoise-CBM3D9-sigma25-auto-warm
+
+Prints a Markdown table and the means.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from pathlib import Path
+
+from auto_table import cpu_of, paper_step
+
+PAPER_STEPS = 1800  # the paper denoising preset's
+
+
+def _records(folder: Path) -> dict[str, dict]:
+    out = {}
+    for p in sorted(folder.glob("*.json")):
+        rec = json.loads(p.read_text())
+        if "image" in rec and "dip" in rec.get("fits", {}):
+            out[rec["image"]] = rec
+    return out
+
+
+def _ratio(rec: dict) -> float | None:
+    cpu = cpu_of(rec)
+    if "," in cpu:
+        return None
+    h, w = rec["sizes"]["image"][-2:]
+    step, _ = paper_step(h, w, cpu)
+    fit = rec["fits"]["dip"]
+    return None if step is None else fit["fit_seconds"] / (PAPER_STEPS * step)
+
+
+def main(cold_dir: str, warm_dir: str) -> None:
+    cold, warm = _records(Path(cold_dir)), _records(Path(warm_dir))
+    print("| image | CPU cold / warm | cold PSNR | warm PSNR | change | cold steps | warm steps "
+          "| steps ratio | time ratio cold / warm |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    changes, step_ratios, names = [], [], [n for n in cold if n in warm]
+    for name in names:
+        c, w = cold[name], warm[name]
+        pc, pw = c["metrics"]["dip"]["psnr"], w["metrics"]["dip"]["psnr"]
+        nc, nw = c["fits"]["dip"]["iters_run"], w["fits"]["dip"]["iters_run"]
+        rc, rw = _ratio(c), _ratio(w)
+        changes.append(pw - pc)
+        step_ratios.append(nw / nc)
+        ratios = " / ".join("—" if r is None else f"{r:.3f}" for r in (rc, rw))
+        print(f"| {name} | {cpu_of(c)} / {cpu_of(w)} | {pc:.2f} | {pw:.2f} | {pw - pc:+.2f} | "
+              f"{nc} | {nw} | {nw / nc:.2f} | {ratios} |")  # fmt: skip
+    if names:
+        mc = statistics.mean(cold[n]["metrics"]["dip"]["psnr"] for n in names)
+        mw = statistics.mean(warm[n]["metrics"]["dip"]["psnr"] for n in names)
+        print(f"| mean of {len(names)} | | {mc:.2f} | {mw:.2f} | {mw - mc:+.2f} | | | "
+              f"{statistics.mean(step_ratios):.2f} | |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])
