@@ -541,3 +541,21 @@ def test_warm_tiles_start_nearer_the_data_and_do_not_depend_on_the_worker_count(
     # tile 1 started from other weights than the cold run's; tile 0 is the same fit
     assert torch.equal(warm.image[..., :20], cold.image[..., :20])
     assert not torch.allclose(warm.image[..., 44:], cold.image[..., 44:], atol=1e-3)
+
+
+class StopInProbe(Echo):
+    """Echo whose plan probe (a 2-step fit) is stopped by Ctrl-C, which the fit defers to its
+    step boundary and reports as ``interrupted``."""
+
+    def run(self, image: torch.Tensor, *mask: torch.Tensor, **kw: Any) -> Result:
+        res = super().run(image, *mask, **kw)
+        res.interrupted = kw.get("iters") == 2 and kw.get("state_file") is None
+        return res
+
+
+def test_a_ctrl_c_during_the_plans_probe_stops_the_tiled_run(tmp_path):
+    img = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    task = StopInProbe()
+    with pytest.raises(KeyboardInterrupt):
+        solve_tiled(task, img, tile=24, overlap=6, state_dir=tmp_path / "t", progress=False)
+    assert task.fits == []  # no tile was started after the stop

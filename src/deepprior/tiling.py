@@ -292,8 +292,11 @@ def _probe(task: Task, images: Sequence[Any], side: int, kw: dict[str, Any]) -> 
     if at is not None and at < len(crops) and crops[at] is not None:
         crops[at] = torch.ones_like(crops[at])  # the cost does not depend on the mask's content
         crops[at][..., ::2, ::2] = 0
-    return task.run(*crops, **{
+    res = task.run(*crops, **{
         **probe_kw, "iters": 2, "progress": False, "memory_check": False})  # fmt: skip
+    if res.interrupted:  # the fit deferred a Ctrl-C to its step boundary: stop the whole run
+        raise KeyboardInterrupt
+    return res
 
 
 def _worker_step(task: Task, images: Sequence[Any], plan: TilePlan, kw: dict[str, Any],
