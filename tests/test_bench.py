@@ -267,6 +267,11 @@ def test_warm_tiles_are_for_the_tables_that_tile_and_have_their_own_records(grou
     gt = torch.zeros(3, 8, 8)
     assert _Runner(warm).fit_kwargs(gt)["tile_warm"] is True
     assert "tile_warm" not in _Runner(cold).fit_kwargs(gt)
+    res = invoke(group, "report", "denoise", "--preset", "auto", "--warm-tiles", "--out",
+                 str(tmp_path / "none"))  # fmt: skip
+    assert res.exit_code == 2 and "no records of table denoise-CBM3D9-sigma25-auto-warm" in (
+        res.output
+    )
 
 
 def test_missing_data_dir_from_the_environment(group, tmp_path, monkeypatch):

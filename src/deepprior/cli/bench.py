@@ -187,17 +187,19 @@ for _name, (_doc, _options) in _TABLES.items():
 )
 @click.option("--out", default=None, help="The table's folder (default as for the run).")
 @click.option("--quick", is_flag=True, help="The --quick run's folder.")
+@click.option("--warm-tiles", "tile_warm", is_flag=True,
+              help="The --warm-tiles run's records (its <table>-warm/ folder).")  # fmt: skip
 @task_command
 def report_command(
     table: str, dataset: str, factor: int, sigma: float, preset: str | None, out: str | None,
-    quick: bool,
+    quick: bool, tile_warm: bool,
 ) -> None:  # fmt: skip
     """Re-render report.md of a table from its JSON records (no fitting)."""
     from ..bench.tables import BenchOptions, rerender
 
     opts = BenchOptions(
         table=table, dataset=dataset, factor=factor, sigma=sigma, out=out, quick=quick,
-        preset=preset,
+        preset=preset, tile_warm=tile_warm,
     )  # fmt: skip
     opts.validate()
     report, out_dir = rerender(opts)
