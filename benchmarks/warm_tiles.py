@@ -16,7 +16,6 @@ Prints a Markdown row per tile: steps and PSNR cold and warm.
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 
 import numpy as np
@@ -24,31 +23,10 @@ import skimage.data
 import torch
 
 import deepprior
-import deepprior.tasks.base as base
 from deepprior.metrics import psnr
 from deepprior.ops import add_gaussian_noise
 
 TILE, STRIDE, N = 160, 128, 3
-
-
-class WarmStart:
-    """Loads given weights into the net of the next plan built, and keeps that plan."""
-
-    def __init__(self) -> None:
-        self.weights: dict[str, torch.Tensor] | None = None
-        self.plan = None
-        self._build = base.build_plan
-        base.build_plan = self._built
-
-    def _built(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        plan = self._build(*args, **kwargs)
-        if self.weights is not None:
-            plan.net.load_state_dict(self.weights)
-        self.plan = plan
-        return plan
-
-    def end_weights(self) -> dict[str, torch.Tensor]:
-        return copy.deepcopy(self.plan.net.state_dict())
 
 
 def strip(name: str) -> torch.Tensor:
@@ -60,20 +38,19 @@ def strip(name: str) -> torch.Tensor:
     return t[:, top : top + TILE, left : left + width].contiguous()
 
 
-def fit(ws: WarmStart, noisy: torch.Tensor, clean: torch.Tensor, weights) -> tuple:  # noqa: ANN001
-    ws.weights = weights
+def fit(noisy: torch.Tensor, clean: torch.Tensor, weights) -> tuple:  # noqa: ANN001
+    """One tile's fit, from ``weights`` (None: a random draw); its end weights come last."""
     t0 = time.perf_counter()
-    res = deepprior.denoise(noisy, gt=clean, progress=False)
+    res = deepprior.denoise(noisy, gt=clean, progress=False, init_weights=weights)
     secs = time.perf_counter() - t0
     assert "tiles" not in res.report
     dip = res.report["post"][0]["psnr"][0]
     best = max(res.history["psnr_ema"])
-    return res.report["iters_run"], dip, psnr(res.image, clean), best, secs, ws.end_weights()
+    return res.report["iters_run"], dip, psnr(res.image, clean), best, secs, res.weights
 
 
 def main(names: list[str]) -> None:
     torch.set_num_threads(1)
-    ws = WarmStart()
     print("| photo | tile | cold steps | warm steps | cold DIP / output | warm DIP / output "
           "| best EMA cold / warm | output change |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -84,13 +61,13 @@ def main(names: list[str]) -> None:
         for i in range(N):
             sl = slice(i * STRIDE, i * STRIDE + TILE)
             clean, noisy = clean_strip[..., sl], noisy_strip[..., sl]
-            c = fit(ws, noisy, clean, None)
+            c = fit(noisy, clean, None)
             if i == 0:
                 warm_w = c[5]
                 print(f"| {name} | 1 | {c[0]} | — | {c[1]:.2f} / {c[2]:.2f} | — | {c[3]:.2f} / — "
                       "| — |", flush=True)  # fmt: skip
                 continue
-            w = fit(ws, noisy, clean, warm_w)
+            w = fit(noisy, clean, warm_w)
             warm_w = w[5]
             print(f"| {name} | {i + 1} | {c[0]} | {w[0]} | {c[1]:.2f} / {c[2]:.2f} | "
                   f"{w[1]:.2f} / {w[2]:.2f} | {c[3]:.2f} / {w[3]:.2f} | {w[2] - c[2]:+.2f} |",

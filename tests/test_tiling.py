@@ -525,9 +525,7 @@ def test_warm_tiles_start_from_their_left_neighbours_weights_also_after_a_resume
         sources.get(k) for k in range(12)]  # fmt: skip
 
 
-def test_warm_tiles_start_nearer_the_data_and_do_not_depend_on_the_worker_count(
-    photo, tiny, one_thread
-):
+def test_warm_tiles_start_from_fitted_weights_whatever_the_worker_count(photo, tiny, one_thread):
     clean = photo[:, :40]  # 40x64: two 40x40 tiles in a row
     noisy = add_gaussian_noise(clean, 25 / 255, seed=0)
     kw = {**tiny, "preset": "fast", "iters": 60, "tile": 40, "overlap": 12, "progress": False}

@@ -277,10 +277,7 @@ def _fingerprint(
     init_weights: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """What a saved fit state must agree on to be resumed: all but the step count."""
-    digest = hashlib.sha256()
-    for name, t in sorted(problem.data_term.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    digest = _digest(problem.data_term.state_dict())
     if problem.guide is not None:
         digest.update(problem.guide.detach().float().cpu().contiguous().numpy().tobytes())
     # A post-filter acts on the fit's result, not on the fit.
@@ -291,12 +288,17 @@ def _fingerprint(
         "canvas": list(plan.canvas),
     }  # fmt: skip
     if init_weights is not None:  # (absent otherwise: states saved before it resume)
-        start = hashlib.sha256()
-        for name, t in sorted(init_weights.items()):
-            start.update(name.encode())
-            start.update(t.detach().float().cpu().contiguous().numpy().tobytes())
-        out["init_weights"] = start.hexdigest()
+        out["init_weights"] = _digest(init_weights).hexdigest()
     return out
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> Any:
+    """A SHA-256 of named tensors' names and values (in name order)."""
+    digest = hashlib.sha256()
+    for name, t in sorted(tensors.items()):
+        digest.update(name.encode())
+        digest.update(t.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest
 
 
 def _saved_state(path: str | Path, fingerprint: dict[str, Any]) -> dict[str, Any]:
