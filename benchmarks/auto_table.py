@@ -11,6 +11,8 @@ as in the auto runs; a size not measured is scaled from 256² by its pixel count
 step costs about the same); the peers (denoising: ZS-N2N, NL-means, CBM3D; SR: bicubic,
 Lanczos, back-projection from bicubic; restoration: biharmonic, Navier-Stokes).
 
+    python benchmarks/auto_table.py denoise-CBM3D9-sigma25 auto-warm \
+        > benchmarks/results/denoise-CBM3D9-sigma25-auto-warm/table.md   # the default
     python benchmarks/auto_table.py > benchmarks/results/denoise-CBM3D9-sigma25-auto/table.md
     python benchmarks/auto_table.py sr-Set5-x4 > benchmarks/results/sr-Set5-x4-auto/table.md
     python benchmarks/auto_table.py sr-Set14-x4 > benchmarks/results/sr-Set14-x4-auto/table.md

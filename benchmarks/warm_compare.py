@@ -7,7 +7,9 @@ their seconds to compare; the steps and PSNR compare across CPUs (fp32 fits).
     python benchmarks/warm_compare.py benchmarks/results/denoise-CBM3D9-sigma25-auto \\
         benchmarks/results/denoise-CBM3D9-sigma25-auto-warm
 
-Prints a Markdown table and the means.
+Prints a Markdown table and the means, then, for the cold records' CPUs, the time ratio the
+warm steps would give there: the cold record's seconds per step times the warm steps (an
+estimate from steps, for a warm record that ran on another CPU).
 """
 
 from __future__ import annotations
@@ -62,6 +64,19 @@ def main(cold_dir: str, warm_dir: str) -> None:
         mw = statistics.mean(warm[n]["metrics"]["dip"]["psnr"] for n in names)
         print(f"| mean of {len(names)} | | {mc:.2f} | {mw:.2f} | {mw - mc:+.2f} | | | "
               f"{statistics.mean(step_ratios):.2f} | |")  # fmt: skip
+        by_cpu: dict[str, list[tuple[float, float]]] = {}
+        for name in names:
+            c, w = cold[name], warm[name]
+            rc = _ratio(c)
+            if rc is not None:
+                scale = w["fits"]["dip"]["iters_run"] / c["fits"]["dip"]["iters_run"]
+                by_cpu.setdefault(cpu_of(c), []).append((rc, rc * scale))
+        for cpu, pairs in sorted(by_cpu.items()):
+            print(
+                f"\n{cpu} ({len(pairs)} cold records): time ratio "
+                f"{statistics.mean(r for r, _ in pairs):.3f} cold, "
+                f"{statistics.mean(e for _, e in pairs):.3f} with the warm steps (estimate)"
+            )
 
 
 if __name__ == "__main__":

@@ -86,7 +86,7 @@ def test_bench_tiles_side_by_side_record_the_tiles_own_seconds(tmp_path, monkeyp
             "--preset", "auto", "--tile-jobs", "2", "--no-progress"]  # fmt: skip
     res = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    out = tmp_path / "benchmarks/results/quick/denoise-CBM3D9-sigma25-auto"
+    out = tmp_path / "benchmarks/results/quick/denoise-CBM3D9-sigma25-auto-warm"
     rec = json.loads((out / "image_House256rgb.json").read_text())
     fit = rec["fits"]["dip"]
     assert fit["tiles"]["count"] == 4 and fit["tiles"]["jobs"] == 2
@@ -106,7 +106,7 @@ def test_bench_auto_quick_and_curves(tmp_path, monkeypatch):
     for extra in ([], ["--preset", "auto"]):
         res = runner.invoke(cli, [*base, *extra], catch_exceptions=False)
         assert res.exit_code == 0, res.output
-    out = tmp_path / "benchmarks/results/quick/denoise-CBM3D9-sigma25-auto"
+    out = tmp_path / "benchmarks/results/quick/denoise-CBM3D9-sigma25-auto-warm"
     rec = json.loads((out / "image_House256rgb.json").read_text())
     fit = rec["fits"]["dip"]
     assert fit["preset"]["name"] == "auto"

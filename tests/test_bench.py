@@ -189,8 +189,8 @@ def test_tables_are_a_registry_in_the_papers_order():
 
 
 def test_a_preset_other_than_the_papers_names_the_folder():
-    assert str(BenchOptions("denoise", preset="auto").out_dir()).endswith(
-        "benchmarks/results/denoise-CBM3D9-sigma25-auto"
+    assert str(BenchOptions("denoise", preset="fast").out_dir()).endswith(
+        "benchmarks/results/denoise-CBM3D9-sigma25-fast"
     )
     assert BenchOptions("sr", factor=8, preset="fast").name == "sr-Set5-x8-fast"
     # The table's own paper preset is the default: same folder, same settings.
@@ -256,21 +256,38 @@ def test_tile_jobs_are_for_the_tables_that_tile(group, tmp_path):
 def test_warm_tiles_are_for_the_tables_that_tile_and_have_their_own_records(group, tmp_path):
     res = invoke(group, "sr", "--quick", "--warm-tiles", "--out", str(tmp_path / "o"))
     assert res.exit_code == 2 and "--warm-tiles applies to the tables whose fits" in res.output
+    res = invoke(group, "sr", "--quick", "--cold-tiles", "--out", str(tmp_path / "o"))
+    assert res.exit_code == 2 and "--cold-tiles applies to the tables whose fits" in res.output
     from deepprior.bench.tables.options import settings_of
     from deepprior.bench.tables.runner import _Runner
 
-    cold = BenchOptions(table="denoise", preset="auto")
-    warm = replace(cold, tile_warm=True)
+    # denoise's auto preset warm-starts its tiles, restore's does not: the flag or the
+    # preset, whichever decides, names the folder and goes into the records' settings
+    warm = BenchOptions(table="denoise", preset="auto")
+    cold = replace(warm, tile_warm=False)
+    assert warm.warm and not cold.warm
     assert warm.name == cold.name + "-warm" == "denoise-CBM3D9-sigma25-auto-warm"
-    # a cold run's records are not reused for a warm one (and old records still match)
+    assert replace(warm, tile_warm=True).name == warm.name
+    # a cold run's records are not reused for a warm one (and older cold records still match)
     assert settings_of(warm) == {**settings_of(cold), "table": warm.name, "tile_warm": True}
+    assert "tile_warm" not in settings_of(cold)
     gt = torch.zeros(3, 8, 8)
     assert _Runner(warm).fit_kwargs(gt)["tile_warm"] is True
-    assert "tile_warm" not in _Runner(cold).fit_kwargs(gt)
-    res = invoke(group, "report", "denoise", "--preset", "auto", "--warm-tiles", "--out",
+    assert _Runner(cold).fit_kwargs(gt)["tile_warm"] is False
+    inpaint = BenchOptions(table="inpaint", preset="auto")
+    assert not inpaint.warm and inpaint.name == "inpaint-Heide11-50pct-auto"
+    assert replace(inpaint, tile_warm=True).name == "inpaint-Heide11-50pct-auto-warm"
+    assert not BenchOptions(table="denoise").warm  # the paper preset: one cold fit
+    assert not BenchOptions(table="denoise", preset="auto-tv").warm
+    res = invoke(group, "report", "denoise", "--preset", "auto", "--out",
                  str(tmp_path / "none"))  # fmt: skip
     assert res.exit_code == 2 and "no records of table denoise-CBM3D9-sigma25-auto-warm" in (
         res.output
+    )
+    res = invoke(group, "report", "denoise", "--preset", "auto", "--cold-tiles", "--out",
+                 str(tmp_path / "none"))  # fmt: skip
+    assert res.exit_code == 2 and "no records of table denoise-CBM3D9-sigma25-auto " in (
+        res.output + " "
     )
 
 

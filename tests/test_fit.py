@@ -137,6 +137,21 @@ def test_ema_is_the_exponential_average_of_outputs():
     assert not torch.allclose(res.ema, res.image)
 
 
+def test_an_ema_with_warm_up_follows_the_first_steps_closely():
+    net, z = _setup()
+    rec = Record()
+    res = fit(net, z, DataTerm(TARGET), Schedule(iters=6, ema=0.99, ema_warmup=10),
+              callbacks=[rec])  # fmt: skip
+    expected = rec.outputs[0]
+    for t, out in enumerate(rec.outputs[1:], start=1):
+        g = min(0.99, (1 + t) / (10 + t))  # 0.18 at the second step, 0.47 at the sixth
+        expected = g * expected + (1 - g) * out
+    assert torch.allclose(res.ema, expected.cpu(), atol=1e-6)
+    # nearer the last output than the plain average of the same outputs
+    plain = fit(*_setup(), DataTerm(TARGET), Schedule(iters=6, ema=0.99)).ema
+    assert (res.ema - res.image).abs().mean() < 0.5 * (plain - res.image).abs().mean()
+
+
 def test_same_seed_same_result_and_other_seed_differs():
     sched = Schedule(iters=5, input_noise=1 / 30)
     a = fit(*_setup(0), DataTerm(TARGET), sched, seed=0)
@@ -211,7 +226,8 @@ def test_callbacks_run_every_k_steps():
 @pytest.mark.parametrize(
     "kw, msg",
     [({"iters": -1}, "iters must"), ({"lr": 0}, "lr must"), ({"ema": 1.0}, "ema"),
-     ({"input_noise": -1}, "sigma_p"), ({"lr_schedule": "step"}, "lr_schedule")],
+     ({"input_noise": -1}, "sigma_p"), ({"lr_schedule": "step"}, "lr_schedule"),
+     ({"ema_warmup": -1}, "ema_warmup must")],
 )  # fmt: skip
 def test_bad_schedule(kw, msg):
     with pytest.raises(DeepPriorError, match=msg):

@@ -53,6 +53,10 @@ class Schedule:
             ``iters``); a cosine decay lets the last steps settle instead of jittering.
         warmup: steps of linear warm-up from ``lr / warmup`` to ``lr`` (0: none).
         lr_final: the cosine schedule's last learning rate, as a fraction of ``lr``.
+        ema_warmup: ``N > 0``: the average's gamma at step ``t`` (from 0) is
+            ``min(ema, (1 + t) / (N + t))``, so that it follows an output that changes fast
+            in the first steps instead of lagging about ``1 / (1 - ema)`` steps behind (a
+            fit started from another fit's weights); 0: always ``ema``.
     """
 
     iters: int = 2000
@@ -67,6 +71,7 @@ class Schedule:
     lr_schedule: str = "constant"
     warmup: int = 0
     lr_final: float = 0.0
+    ema_warmup: int = 0
 
     def lr_at(self, step: int) -> float:
         """The learning rate of step ``step`` (0-based), before any backtracking damping.
@@ -109,6 +114,8 @@ class Schedule:
             )
         if self.ema is not None and not 0 <= self.ema < 1:
             raise DeepPriorError(f"ema (gamma) must be in [0, 1), got {self.ema}", param="ema")
+        if self.ema_warmup < 0:
+            raise DeepPriorError(f"ema_warmup must be >= 0, got {self.ema_warmup}")
         if self.check_every < 1:
             raise DeepPriorError(f"check_every must be >= 1, got {self.check_every}")
         keep = self.backtrack_keep_db
@@ -424,7 +431,10 @@ class _Loop:
             if self.ema is None:
                 self.ema = detached.clone()
             else:
-                self.ema.mul_(sch.ema).add_(detached, alpha=1 - sch.ema)
+                g = sch.ema
+                if sch.ema_warmup:
+                    g = min(g, (1 + self.step) / (sch.ema_warmup + self.step))
+                self.ema.mul_(g).add_(detached, alpha=1 - g)
         self.step += 1
         return detached
 

@@ -65,9 +65,11 @@ def _table_options(fn: Callable) -> Callable:
                      help="Tiles of a tiled DIP fit run side by side in N processes, each "
                           "with its share of the threads (denoise, inpaint); the fit's "
                           "seconds are then the sum of the tiles' own."),
-        click.option("--warm-tiles", "tile_warm", is_flag=True,
-                     help="Start each tile's net from its left neighbour's end weights "
-                          "(denoise, inpaint; records go to <table>-warm/)."),
+        click.option("--warm-tiles/--cold-tiles", "tile_warm", default=None,
+                     help="Start each tile's net from its left neighbour's end weights, or "
+                          "from a random draw (denoise, inpaint; default: as the preset "
+                          "says, warm for denoise's auto). Warm records go to "
+                          "<table>-warm/."),
         click.option("--no-baselines", is_flag=True, help="Run DIP only."),
         click.option("--skip", "skip", default=None, metavar="NAMES",
                      help="Baselines not to run, comma-separated (e.g. zs_n2n, the slowest)."),
@@ -187,12 +189,13 @@ for _name, (_doc, _options) in _TABLES.items():
 )
 @click.option("--out", default=None, help="The table's folder (default as for the run).")
 @click.option("--quick", is_flag=True, help="The --quick run's folder.")
-@click.option("--warm-tiles", "tile_warm", is_flag=True,
-              help="The --warm-tiles run's records (its <table>-warm/ folder).")  # fmt: skip
+@click.option("--warm-tiles/--cold-tiles", "tile_warm", default=None,
+              help="The records of the run with warm-started (its <table>-warm/ folder) or "
+                   "cold tiles (default: as the preset says).")  # fmt: skip
 @task_command
 def report_command(
     table: str, dataset: str, factor: int, sigma: float, preset: str | None, out: str | None,
-    quick: bool, tile_warm: bool,
+    quick: bool, tile_warm: bool | None,
 ) -> None:  # fmt: skip
     """Re-render report.md of a table from its JSON records (no fitting)."""
     from ..bench.tables import BenchOptions, rerender

@@ -43,7 +43,8 @@ def tile_options(fn: Callable) -> Callable:
     fn = click.option(
         "--warm-tiles/--cold-tiles", "tile_warm", default=None,
         help="Start each tile's net from the weights its left neighbour's fit ended with "
-        "(fewer steps per tile), or from a random draw. Default: the preset's choice.",
+        "(fewer steps per tile), or from a random draw. Default: the preset's choice "
+        "(denoise's auto: warm).",
     )(fn)  # fmt: skip
     fn = click.option(
         "--tile-jobs", callback=_jobs_value, default="auto", show_default=True,

@@ -25,6 +25,7 @@ class DenoiseTable(Table):
     name_template = "denoise-CBM3D9-sigma{sigma:g}"
     dataset_of = "CBM3D9"
     setting_names = ("sigma",)
+    fit_task = "denoise"
     paper_at = {"sigma": 25.0}  # the paper gives sigma = 25 only, as a mean
 
     def paper_numbers(self, paper: dict[str, Any], name: str, out: dict[str, Any]) -> None:

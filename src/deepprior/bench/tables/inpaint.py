@@ -58,6 +58,7 @@ class RandomPixelsTable(_MaskedTable):
     name_template = "inpaint-Heide11-{percent}pct"
     dataset_of = "Heide11"
     setting_names = ("p_known",)
+    fit_task = "restore"
     paper_at = {"p_known": 0.5}  # the paper's table is at 50% only
 
     def paper_numbers(self, paper: dict[str, Any], name: str, out: dict[str, Any]) -> None:

@@ -45,7 +45,7 @@ class BenchOptions:
     precision: str = "auto"
     jobs: int = 1
     tile_jobs: int = 1
-    tile_warm: bool = False
+    tile_warm: bool | None = None  # None: as the fits' preset says
     baselines: bool = True
     skip: tuple[str, ...] = ()  # baselines not to run
     force: bool = False
@@ -64,9 +64,10 @@ class BenchOptions:
                 f"--tile-jobs applies to the tables whose fits run in tiles "
                 f"({', '.join(TILED_TABLES)}), not {self.table}", param="tile_jobs",
             )  # fmt: skip
-        if self.tile_warm and self.table not in TILED_TABLES:
+        if self.tile_warm is not None and self.table not in TILED_TABLES:
+            flag = "--warm-tiles" if self.tile_warm else "--cold-tiles"
             raise DeepPriorError(
-                f"--warm-tiles applies to the tables whose fits run in tiles "
+                f"{flag} applies to the tables whose fits run in tiles "
                 f"({', '.join(TILED_TABLES)}), not {self.table}", param="tile_warm",
             )  # fmt: skip
         unknown = [n for n in self.only if n not in all_names(self)]
@@ -103,15 +104,24 @@ class BenchOptions:
         return self.preset is not None and self.preset != self.spec.default_preset
 
     @property
+    def warm(self) -> bool:
+        """Whether the DIP fits warm-start their tiles: ``tile_warm`` (``--warm-tiles`` /
+        ``--cold-tiles``), else as the fits' preset says."""
+        if self.tile_warm is not None:
+            return self.tile_warm
+        return self.table in TILED_TABLES and self.spec.preset_tile_warm()
+
+    @property
     def name(self) -> str:
-        """The table's name: the report's title and the default folder's name."""
+        """The table's name: the report's title and the default folder's name. Warm-started
+        tiles add ``-warm``, whether the flag or the preset asked for them."""
         return (self.spec.name + (f"-{self.preset}" if self.custom_preset else "")
-                + ("-warm" if self.tile_warm else ""))  # fmt: skip
+                + ("-warm" if self.warm else ""))  # fmt: skip
 
     @property
     def title(self) -> str:
         return (self.spec.title + (f", preset {self.preset}" if self.custom_preset else "")
-                + (", warm-started tiles" if self.tile_warm else ""))  # fmt: skip
+                + (", warm-started tiles" if self.warm else ""))  # fmt: skip
 
     def out_dir(self) -> Path:
         if self.out:
@@ -167,7 +177,7 @@ def settings_of(opts: BenchOptions) -> dict[str, Any]:
         "quick_size": opts.quick_size if opts.quick else None,
         "baselines": opts.baselines,
         **opts.spec.settings(),
-        **({"tile_warm": True} if opts.tile_warm else {}),  # (absent: older records match)
+        **({"tile_warm": True} if opts.warm else {}),  # (absent: cold records match)
     }
 
 

@@ -47,6 +47,8 @@ class Table(ABC):
         paper_at: the options' values the paper's numbers are for (none: any options).
         dataset_of: the data set of the images (``dip-examples`` for the authors' examples).
         default_preset: the preset name the paper's fits use (the ``preset=None`` default).
+        fit_task: the registered task whose presets the DIP fits use (none: the table's fits
+            never run in tiles).
 
     Args:
         opts: the run's options.
@@ -59,9 +61,23 @@ class Table(ABC):
     paper_at: ClassVar[dict[str, float]] = {}
     dataset_of: ClassVar[str] = ""
     default_preset: ClassVar[str] = "paper"
+    fit_task: ClassVar[str] = ""
 
     def __init__(self, opts: BenchOptions) -> None:
         self.opts = opts
+
+    def preset_tile_warm(self) -> bool:
+        """Whether the preset of the DIP fits warm-starts its tiles
+        (:attr:`~deepprior.tasks.presets.Preset.tile_warm`); an unknown preset says no here
+        and fails where the fits start."""
+        if not self.fit_task:
+            return False
+        from ...tasks import get_task
+
+        try:
+            return get_task(self.fit_task).preset(self.opts.fit_preset).tile_warm
+        except DeepPriorError:
+            return False
 
     def _fields(self) -> dict[str, Any]:
         o = self.opts

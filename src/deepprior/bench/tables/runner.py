@@ -30,7 +30,15 @@ from ...errors import DeepPriorError, StateMismatch
 from ...finite import dumps_strict
 from .. import baselines as bl
 from .. import data as bd
-from .options import SCHEMA, BenchOptions, all_names, list_items, same_settings, settings_of
+from .options import (
+    SCHEMA,
+    TILED_TABLES,
+    BenchOptions,
+    all_names,
+    list_items,
+    same_settings,
+    settings_of,
+)
 
 # Method labels, in the order of the report's columns.
 LABELS: dict[str, str] = {
@@ -171,7 +179,7 @@ class _Runner:
             "progress": self.opts.progress,
             "metrics_every": 10,  # the PSNR curve's resolution, for the oracle stop
             **({"tile_jobs": self.opts.tile_jobs} if self.opts.tile_jobs > 1 else {}),
-            **({"tile_warm": True} if self.opts.tile_warm else {}),
+            **({"tile_warm": self.opts.warm} if self.opts.table in TILED_TABLES else {}),
         }  # fmt: skip
 
     def pixel_fit_kwargs(self, kw: dict[str, Any], paper_preset: str) -> dict[str, Any]:
