@@ -10,6 +10,7 @@ preset's. The clean strip is used only to measure.
 
     python benchmarks/warm_tiles.py astronaut coffee chelsea
     python benchmarks/warm_tiles.py --warm-only astronaut   # tiles 2 and 3 warm only
+    python benchmarks/warm_tiles.py --warm-only --by-position astronaut  # as a tiled run
 
 Prints a Markdown row per tile: steps and PSNR cold and warm.
 """
@@ -39,10 +40,16 @@ def strip(name: str) -> torch.Tensor:
     return t[:, top : top + TILE, left : left + width].contiguous()
 
 
-def fit(noisy: torch.Tensor, clean: torch.Tensor, weights) -> tuple:  # noqa: ANN001
+#: With ``--by-position``: the held-out pixels chosen by their place in the strip, as a
+#: warm-started tiled run chooses them (``HoldoutStop(origin=)``); None: per tile.
+ORIGIN_STOP: dict | None = None
+
+
+def fit(noisy: torch.Tensor, clean: torch.Tensor, weights, left: int = 0) -> tuple:  # noqa: ANN001
     """One tile's fit, from ``weights`` (None: a random draw); its end weights come last."""
     t0 = time.perf_counter()
-    res = deepprior.denoise(noisy, gt=clean, progress=False, init_weights=weights)
+    extra = {} if ORIGIN_STOP is None else {"stop_kwargs": {**ORIGIN_STOP, "origin": (0, left)}}
+    res = deepprior.denoise(noisy, gt=clean, progress=False, init_weights=weights, **extra)
     secs = time.perf_counter() - t0
     assert "tiles" not in res.report
     dip = res.report["post"][0]["psnr"][0]
@@ -62,13 +69,13 @@ def main(names: list[str], warm_only: bool = False) -> None:
         for i in range(N):
             sl = slice(i * STRIDE, i * STRIDE + TILE)
             clean, noisy = clean_strip[..., sl], noisy_strip[..., sl]
-            c = fit(noisy, clean, None) if i == 0 or not warm_only else None
+            c = fit(noisy, clean, None, i * STRIDE) if i == 0 or not warm_only else None
             if i == 0:
                 warm_w = c[5]
                 print(f"| {name} | 1 | {c[0]} | — | {c[1]:.2f} / {c[2]:.2f} | — | {c[3]:.2f} / — "
                       "| — |", flush=True)  # fmt: skip
                 continue
-            w = fit(noisy, clean, warm_w)
+            w = fit(noisy, clean, warm_w, i * STRIDE)
             warm_w = w[5]
             if c is None:
                 print(f"| {name} | {i + 1} | — | {w[0]} | — | {w[1]:.2f} / {w[2]:.2f} | "
@@ -87,5 +94,14 @@ if __name__ == "__main__":
         action="store_true",
         help="fit tiles 2 and 3 warm only (their cold rows are known)",
     )
+    ap.add_argument(
+        "--by-position",
+        action="store_true",
+        help="hold out pixels by their place in the strip, as a warm tiled run does",
+    )
     args = ap.parse_args()
+    if args.by_position:
+        from deepprior.tasks import get_task
+
+        ORIGIN_STOP = dict(get_task("denoise").preset("auto").stop_kwargs)
     main(args.names, args.warm_only)

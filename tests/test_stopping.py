@@ -91,6 +91,21 @@ def test_holdout_leaves_the_held_out_pixels_out_of_the_fit():
     assert torch.equal(term.weight[0, 0][~held], mask[0][~held])
 
 
+def test_overlapping_tiles_placed_by_origin_hold_out_the_same_pixels():
+    img = torch.rand(3, 40, 64, generator=torch.Generator().manual_seed(0))
+
+    def held(left: int, origin: bool) -> torch.Tensor:
+        rule = HoldoutStop(fraction=0.2, seed=3, origin=(0, left) if origin else None)
+        rule.attach(DataTerm(img[:, :, left : left + 40]))
+        return rule.val[0, 0]
+
+    a, b = held(0, True), held(24, True)  # two 40 px tiles sharing 16 columns
+    assert torch.equal(a[:, 24:], b[:, :16])
+    assert 0.15 < float(a.mean()) < 0.25 and 0.15 < float(b.mean()) < 0.25
+    # without an origin each tile draws its own pixels
+    assert not torch.equal(held(0, False)[:, 24:], held(24, False)[:, :16])
+
+
 def test_holdout_with_a_mask_operator_holds_out_only_known_pixels():
     # An unknown pixel says nothing about the fit: holding it out would only add noise.
     clean, _, _ = _scene()

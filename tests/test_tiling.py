@@ -541,6 +541,30 @@ def test_warm_tiles_start_from_fitted_weights_whatever_the_worker_count(photo, t
     assert not torch.allclose(warm.image[..., 44:], cold.image[..., 44:], atol=1e-3)
 
 
+class HoldoutEcho(Echo):
+    """Echo whose preset stops by held-out pixels."""
+
+    presets = {"paper": Preset("paper", "", iters=3, stop="holdout", stop_kwargs={"patience": 5})}
+
+
+def test_warm_tiles_hold_out_pixels_by_their_place_in_the_image(tmp_path):
+    img = torch.rand(3, 40, 64, generator=torch.Generator().manual_seed(0))
+    for warm in (False, True):
+        task = HoldoutEcho()
+        solve_tiled(task, img, tile=24, overlap=6, state_dir=tmp_path / str(warm),
+                    tile_warm=warm, progress=False)  # fmt: skip
+        tiles = plan_tiles((40, 64), 24, 6)
+        assert len(task.fits) == len(tiles) > 2
+        if not warm:  # each tile draws its own held-out pixels
+            assert all("stop_kwargs" not in kw for kw in task.fits)
+            continue
+        # the preset's settings, and each tile's place: overlapping tiles hold out the same
+        # pixels, so a tile's source net was never fitted to the pixels it is judged on
+        origins = sorted(kw["stop_kwargs"]["origin"] for kw in task.fits)
+        assert origins == sorted((t.fit[0], t.fit[2]) for t in tiles)
+        assert all(kw["stop_kwargs"]["patience"] == 5 for kw in task.fits)
+
+
 class StopInProbe(Echo):
     """Echo whose plan probe (a 2-step fit) is stopped by Ctrl-C, which the fit defers to its
     step boundary and reports as ``interrupted``."""

@@ -143,6 +143,27 @@ class StoppingRule(Callback, ABC):
         self.anchor_step = int(state.get("anchor_step", self.best_step))
 
 
+def position_uniform(h: int, w: int, origin: tuple[int, int], seed: int) -> torch.Tensor:
+    """(h, w) numbers in [0, 1) that depend only on each pixel's position ``origin + (i, j)``
+    in a larger image and on ``seed`` (an integer hash of the three): crops of one pattern,
+    so that overlapping crops draw the same number for a shared pixel.
+
+    Example:
+        >>> whole = position_uniform(6, 8, (0, 0), seed=1)
+        >>> bool((position_uniform(3, 4, (2, 3), seed=1) == whole[2:5, 3:7]).all())
+        True
+    """
+    m = 0xFFFFFFFF
+    ys = torch.arange(origin[0], origin[0] + h, dtype=torch.int64).view(h, 1)
+    xs = torch.arange(origin[1], origin[1] + w, dtype=torch.int64).view(1, w)
+    # every product stays under 2**63: each factor is under 2**32 and each multiplier 2**31
+    v = (ys * 0x1B873593 + xs * 0x7FEB352D + (seed & 0x7FFFFFFF) * 0x68E31DA5) & m
+    for mult in (0x2C1B3C6D, 0x297A2D39):
+        v = ((v ^ (v >> 15)) * mult) & m
+    v = v ^ (v >> 15)
+    return (v.to(torch.float64) / 2.0**32).to(torch.float32)
+
+
 class HoldoutStop(StoppingRule):
     """Self-validation: hold out ``fraction`` of the observed pixels; score = their MSE.
 
@@ -153,6 +174,11 @@ class HoldoutStop(StoppingRule):
     Args:
         fraction: share of the observed pixels held out (a few per cent suffice).
         seed: seeds the choice of pixels.
+        origin: ``(top, left)`` of the observation in a larger image (a tile's): the pixels
+            are then chosen by their position in that image, so that overlapping tiles hold
+            out the same pixels, and a tile started from its neighbour's fitted net
+            (:attr:`~deepprior.tasks.presets.Preset.tile_warm`) is never judged on pixels that
+            net was fitted to. ``None``: chosen for this observation alone.
         **kw: see :class:`StoppingRule`.
 
     Example:
@@ -165,11 +191,15 @@ class HoldoutStop(StoppingRule):
 
     name = "holdout"
 
-    def __init__(self, fraction: float = 0.05, seed: int = 0, **kw: Any) -> None:
+    def __init__(
+        self, fraction: float = 0.05, seed: int = 0, origin: tuple[int, int] | None = None,
+        **kw: Any,
+    ) -> None:  # fmt: skip
         if not 0 < fraction < 0.5:
             raise DeepPriorError(f"holdout fraction must be in (0, 0.5), got {fraction}")
         super().__init__(**kw)
         self.fraction, self.seed = fraction, seed
+        self.origin = None if origin is None else (int(origin[0]), int(origin[1]))
         self.operator: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.target: torch.Tensor | None = None
         self.val: torch.Tensor | None = None
@@ -188,9 +218,13 @@ class HoldoutStop(StoppingRule):
         # Offset from the seed: a mask drawn from the very stream that noise seeded with the
         # same number came from would pick pixels by their noise (torch.rand and randn share
         # the stream), e.g. 5 % of pixels with 20 % less noise than the rest.
-        gen = torch.Generator().manual_seed(stream_seed(self.seed, MASK_STREAM))
         h, w = target.shape[-2:]
-        held = (torch.rand(1, 1, h, w, generator=gen) < self.fraction).float()
+        if self.origin is None:
+            gen = torch.Generator().manual_seed(stream_seed(self.seed, MASK_STREAM))
+            u = torch.rand(1, 1, h, w, generator=gen)
+        else:
+            u = position_uniform(h, w, self.origin, stream_seed(self.seed, MASK_STREAM))
+        held = (u < self.fraction).float().view(1, 1, h, w)
         weight = data_term.weight
         observed = data_term.observed()  # held-out pixels must be observed ones
         known = torch.ones(1, 1, h, w) if observed is None else observed.cpu()

@@ -656,6 +656,7 @@ def _run_tiles(
     gt = kw.get("gt")
     steps = 0
     sources = warm_sources(plan.tiles) if warm else {}
+    holdout = _holdout_kwargs(task, kw) if warm else None
     finished_ok = set(store.done())
     weights: dict[int, dict[str, torch.Tensor] | None] = {}  # end weights not yet used
     started_from: dict[int, int] = {}  # tile -> the tile whose end weights it started from
@@ -671,6 +672,8 @@ def _run_tiles(
             if init is not None:
                 out["init_weights"] = init
                 started_from[t.index] = src
+        if holdout is not None:  # held-out pixels by position: a source never fitted them
+            out["stop_kwargs"] = {**holdout, "origin": (t.fit[0], t.fit[2])}
         state = store.state_file(t.index)
         if state is not None:
             out.update(state_file=state, state_every=kw.get("state_every", 0),
@@ -1049,6 +1052,15 @@ def _whole_need(task: Task, images: Sequence[Any], kw: dict[str, Any]) -> int | 
     need = _memory_model(task, images, scale, kw)(h, w)
     budget = _budget(kw, None)
     return need if budget is not None and need > 0.9 * budget else None
+
+
+def _holdout_kwargs(task: Task, kw: dict[str, Any]) -> dict[str, Any] | None:
+    """The settings of the fits' held-out stopping rule (the user's or the preset's), or
+    None when the fits stop otherwise."""
+    p = task.preset(kw.get("preset"), **_named_options(task, kw))
+    if kw.get("stop", p.stop) != "holdout":
+        return None
+    return dict(kw.get("stop_kwargs") or p.stop_kwargs)
 
 
 def _named_options(task: Task, kw: dict[str, Any]) -> dict[str, Any]:
