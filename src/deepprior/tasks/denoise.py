@@ -35,7 +35,7 @@ def identity_problem(task: str, image: ImageLike) -> Problem:
 #: of the noisy data with the result as pilot (benchmarks/results/auto_design/wiener_post.md),
 #: then the chroma filter (0.04-0.15 dB on seven CBM3D9 images and 0.02-0.20 dB on six
 #: held-out photos, benchmarks/results/auto_design/chroma_post.md). Neither adds steps.
-# Warm tiles: on CBM3D9 0.68 of the cold steps for -0.04 dB (results/auto_design/warm_tiles.md).
+# Warm tiles: on CBM3D9 0.68 of the cold steps for -0.03 dB (results/auto_design/warm_tiles.md).
 _AUTO = Preset(
     "auto", "32-filter net in tiles of at most 160 px, each stopping by itself "
     "(held-out pixels) and starting from its left neighbour's end weights, output = best "
