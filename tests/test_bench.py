@@ -249,6 +249,10 @@ def test_tile_jobs_are_for_the_tables_that_tile(group, tmp_path):
     assert res.exit_code == 2 and "--tile-jobs applies to the tables whose fits run in tiles" in (
         res.output
     )
+    from deepprior.bench.tables import tiled_tables
+
+    assert tiled_tables() == ["denoise", "inpaint"]  # the tables with a task whose fits tile
+    assert "(denoise, inpaint), not sr" in res.output
     res = invoke(group, "denoise", "--quick", "--tile-jobs", "0", "--out", str(tmp_path / "o"))
     assert res.exit_code == 2 and "--tile-jobs must be at least 1, got 0" in res.output
 

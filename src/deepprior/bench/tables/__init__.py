@@ -28,7 +28,7 @@ from .options import (
     selected,
     settings_of,
 )
-from .registry import Table, get_table, list_tables, register_table
+from .registry import Table, get_table, list_tables, register_table, tiled_tables
 from .runner import (
     LABELS,
     _Runner,
@@ -52,6 +52,7 @@ TABLE_KINDS = tuple(list_tables())
 
 __all__ = [
     "BenchOptions", "TABLE_KINDS", "Table", "get_table", "list_tables", "register_table",
+    "tiled_tables",
     "list_items", "run_image", "run_table", "rerender", "settings_of", "threads_per_job",
     "job_devices", "all_names", "selected", "paper_numbers", "record_path", "load_record",
     "remove_states", "git_commit", "LABELS", "SCHEMA", "SR_HR_MULTIPLE", "_Runner",

@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import DeepPriorError
-from .registry import Table, get_table
+from .registry import Table, get_table, tiled_tables
 
 SCHEMA = 1
 
 # The authors centre-crop the SR images so that both sides divide by the net's total stride.
 SR_HR_MULTIPLE = 32
-#: The tables whose DIP fits go through the tiling runner (``--tile-jobs``).
-TILED_TABLES = ("denoise", "inpaint")
 
 
 @dataclass(frozen=True)
@@ -59,16 +57,17 @@ class BenchOptions:
                             ("--iters", self.iters), ("--tile-jobs", self.tile_jobs)):  # fmt: skip
             if value is not None and value < 1:
                 raise DeepPriorError(f"{flag} must be at least 1, got {value}")
-        if self.tile_jobs > 1 and self.table not in TILED_TABLES:
+        tiled = ", ".join(tiled_tables())
+        if self.tile_jobs > 1 and not spec.fit_task:
             raise DeepPriorError(
-                f"--tile-jobs applies to the tables whose fits run in tiles "
-                f"({', '.join(TILED_TABLES)}), not {self.table}", param="tile_jobs",
+                f"--tile-jobs applies to the tables whose fits run in tiles ({tiled}), "
+                f"not {self.table}", param="tile_jobs",
             )  # fmt: skip
-        if self.tile_warm is not None and self.table not in TILED_TABLES:
+        if self.tile_warm is not None and not spec.fit_task:
             flag = "--warm-tiles" if self.tile_warm else "--cold-tiles"
             raise DeepPriorError(
-                f"{flag} applies to the tables whose fits run in tiles "
-                f"({', '.join(TILED_TABLES)}), not {self.table}", param="tile_warm",
+                f"{flag} applies to the tables whose fits run in tiles ({tiled}), "
+                f"not {self.table}", param="tile_warm",
             )  # fmt: skip
         unknown = [n for n in self.only if n not in all_names(self)]
         if unknown:
@@ -109,7 +108,7 @@ class BenchOptions:
         ``--cold-tiles``), else as the fits' preset says."""
         if self.tile_warm is not None:
             return self.tile_warm
-        return self.table in TILED_TABLES and self.spec.preset_tile_warm()
+        return self.spec.preset_tile_warm()
 
     @property
     def name(self) -> str:

@@ -171,3 +171,9 @@ def get_table(name: str) -> type[Table]:
 def list_tables() -> list[str]:
     """The registered tables' names, in the order they were registered (the paper's)."""
     return list(_TABLES)
+
+
+def tiled_tables() -> list[str]:
+    """The registered tables whose DIP fits go through the tiling runner (those with a
+    :attr:`Table.fit_task`: ``--tile-jobs`` and ``--warm-tiles`` apply to them)."""
+    return [name for name, cls in _TABLES.items() if cls.fit_task]

@@ -32,7 +32,6 @@ from .. import baselines as bl
 from .. import data as bd
 from .options import (
     SCHEMA,
-    TILED_TABLES,
     BenchOptions,
     all_names,
     list_items,
@@ -179,7 +178,7 @@ class _Runner:
             "progress": self.opts.progress,
             "metrics_every": 10,  # the PSNR curve's resolution, for the oracle stop
             **({"tile_jobs": self.opts.tile_jobs} if self.opts.tile_jobs > 1 else {}),
-            **({"tile_warm": self.opts.warm} if self.opts.table in TILED_TABLES else {}),
+            **({"tile_warm": self.opts.warm} if self.opts.spec.fit_task else {}),
         }  # fmt: skip
 
     def pixel_fit_kwargs(self, kw: dict[str, Any], paper_preset: str) -> dict[str, Any]:
