@@ -53,3 +53,10 @@ def test_keep_errors_name_the_flag(files: dict, capsys) -> None:
     msg = _error(capsys, "inpaint", files["img"], "--mask-kind", "bernoulli", "--keep", "1.5",
                  "-o", files["out"])  # fmt: skip
     assert msg.startswith("deepprior: error: --keep ") and "p_known" not in msg
+
+
+def test_a_thin_image_is_described_by_its_own_size_not_a_tiles(tmp_path: Path, capsys) -> None:
+    thin = str(save_image(torch.rand(3, 200, 3), tmp_path / "thin.png"))  # tiled: over 192 px
+    code, lines = run_main(capsys, "denoise", thin, "-o", str(tmp_path / "out.png"))
+    assert code == 2 and lines[-1].startswith("deepprior: error: ")
+    assert "the image is 3x200 px" in lines[-1] and "needs at least 16 px per side" in lines[-1]

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import DeepPriorError
+from .errors import DeepPriorError, ImageTooSmall
 from .finite import dumps_strict
 from .fit import Callback, FitResult, Schedule, StepInfo, merge_hosts
 from .tasks.base import Result
@@ -953,8 +953,17 @@ def solve_tiled(
     saved = store.manifest or {}
     if saved:
         tile, kw = saved["tile"], {**kw, "iters": saved["iters"]}
-    plan = _make_plan(task, imgs, kw, tile, overlap, (scale, ctx if context is None else context),
-                      memory_budget, measure=True)  # fmt: skip
+    try:
+        plan = _make_plan(task, imgs, kw, tile, overlap,
+                          (scale, ctx if context is None else context), memory_budget,
+                          measure=True)  # fmt: skip
+    except ImageTooSmall as exc:  # said of the whole image, not of the tile that was probed
+        size = tuple(int(s) * scale for s in imgs[0].shape[-2:])
+        if min(size) >= exc.min_side:
+            raise
+        from .nets import too_small
+
+        raise too_small(exc.net, size, exc.min_side) from None  # type: ignore[arg-type]
     if max_seconds and plan.step_seconds and not saved:
         fit_iters = int(max_seconds / (len(plan.tiles) * plan.step_seconds))
         if fit_iters < plan.iters:
