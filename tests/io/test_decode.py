@@ -276,3 +276,24 @@ def test_unreadable_file_simulated(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setattr(Image, "open", denied)
     _raises_one_line(r"locked\.png: permission denied", load_image, path)
+
+
+def test_a_multi_frame_file_gives_its_first_frame_with_a_warning(tmp_path: Path) -> None:
+    import warnings
+
+    from deepprior.errors import DeepPriorWarning
+
+    frames = [Image.new("RGB", (8, 6), (60 * i, 0, 120)) for i in range(3)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        img = load_image(path)
+    assert img.shape == (3, 6, 8) and float(img[0].max()) == 0.0  # the first frame: no red
+    msgs = [str(w.message) for w in caught if w.category is DeepPriorWarning]
+    assert len(msgs) == 1 and "anim.gif: has 3 frames" in msgs[0] and "\n" not in msgs[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        Image.fromarray(_rgb8()).save(tmp_path / "one.png")
+        load_image(tmp_path / "one.png")
+    assert not [w for w in caught if w.category is DeepPriorWarning]  # one frame: no warning

@@ -149,6 +149,15 @@ def _decode_file(p: Path) -> tuple[np.ndarray, int, int]:
             _verify_png(p)
         im.load()  # full decode inside the caller's try: truncated/corrupt data fails here
         orientation = _exif_orientation(im)
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:  # an animation or a multi-page file: Pillow has decoded the first
+            warnings.warn(
+                DeepPriorWarning(
+                    f"{p}: has {frames} frames (an animation or a multi-page file); only the "
+                    "first is read: save the frame you want as its own file"
+                ),
+                stacklevel=3,
+            )
         if im.format == "PNG" and (deep := _decode_png16(p)) is not None:
             return (*deep, orientation)
         if im.format == "TIFF" and _is_deep_colour_tiff(im):
