@@ -9,6 +9,10 @@ steps, the seconds, and NL-means with the true sigma for reference.
 
     python benchmarks/auto_heldout.py coffee chelsea   # rows of results/auto_heldout.md
     python benchmarks/auto_heldout.py --restarts 2 coffee   # two nets per tile, their mean
+    python benchmarks/auto_heldout.py --cold-tiles coffee   # every tile from a random draw
+
+The ``warm`` column says whether the tiles started from their left neighbour's net (the
+preset's default, or ``--cold-tiles`` / ``--warm-tiles``).
 """
 
 from __future__ import annotations
@@ -42,26 +46,32 @@ def stop_gaps(res: deepprior.Result) -> list[float]:
     return [max(res.history["psnr_ema"]) - res.metrics["psnr"]]
 
 
-def main(names: list[str], restarts: int = 1) -> None:
+def main(names: list[str], restarts: int = 1, tile_warm: bool | None = None) -> None:
     torch.set_num_threads(1)
     print(
         "| photo | noisy | auto | stop gap mean / worst (fits) | steps | seconds | NL-means "
-        "| auto − NL-means |"
+        "| auto − NL-means | warm |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for name in names:
         clean = crop(name)
         noisy = add_gaussian_noise(clean, 25 / 255, seed=0)
         t0 = time.perf_counter()
         res = deepprior.denoise(
-            noisy, gt=clean, progress=False, metrics_every=10, restarts=restarts
+            noisy,
+            gt=clean,
+            progress=False,
+            metrics_every=10,
+            restarts=restarts,
+            tile_warm=tile_warm,
         )
         secs = time.perf_counter() - t0
         got, gaps = psnr(res.image, clean), stop_gaps(res)
         nlm = psnr(denoise_nlm(noisy, 25 / 255), clean)
         print(f"| {name} | {psnr(noisy, clean):.2f} | {got:.2f} "
               f"| {sum(gaps) / len(gaps):.2f} / {max(gaps):.2f} ({len(gaps)}) "
-              f"| {res.report['iters_run']} | {secs:.0f} | {nlm:.2f} | {got - nlm:+.2f} |",
+              f"| {res.report['iters_run']} | {secs:.0f} | {nlm:.2f} | {got - nlm:+.2f} "
+              f"| {'yes' if (res.report.get('tiles') or {}).get('warm') else 'no'} |",
               flush=True)  # fmt: skip
 
 
@@ -69,5 +79,18 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description="The auto denoiser on scikit-image photos.")
     p.add_argument("photos", nargs="*", default=["coffee", "chelsea"])
     p.add_argument("--restarts", type=int, default=1, help="nets per tile, averaged")
+    p.add_argument(
+        "--warm-tiles",
+        dest="tile_warm",
+        action="store_true",
+        default=None,
+        help="start each tile from its left neighbour's net (the preset's default)",
+    )
+    p.add_argument(
+        "--cold-tiles",
+        dest="tile_warm",
+        action="store_false",
+        help="start every tile from a random draw",
+    )
     a = p.parse_args()
-    main(a.photos, a.restarts)
+    main(a.photos, a.restarts, a.tile_warm)
