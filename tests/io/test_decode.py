@@ -297,3 +297,9 @@ def test_a_multi_frame_file_gives_its_first_frame_with_a_warning(tmp_path: Path)
         Image.fromarray(_rgb8()).save(tmp_path / "one.png")
         load_image(tmp_path / "one.png")
     assert not [w for w in caught if w.category is DeepPriorWarning]  # one frame: no warning
+    mpo = tmp_path / "camera.mpo"  # a camera's JPEG: the photo, then a preview
+    frames[0].save(mpo, save_all=True, append_images=frames[1:2])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert load_image(mpo).shape == (3, 6, 8)
+    assert not [w for w in caught if w.category is DeepPriorWarning]

@@ -150,7 +150,9 @@ def _decode_file(p: Path) -> tuple[np.ndarray, int, int]:
         im.load()  # full decode inside the caller's try: truncated/corrupt data fails here
         orientation = _exif_orientation(im)
         frames = getattr(im, "n_frames", 1)
-        if frames > 1:  # an animation or a multi-page file: Pillow has decoded the first
+        # An animation or a multi-page file: Pillow has decoded the first frame. (A camera's
+        # MPO JPEG holds the photo first and previews after it: nothing to say.)
+        if frames > 1 and im.format != "MPO":
             warnings.warn(
                 DeepPriorWarning(
                     f"{p}: has {frames} frames (an animation or a multi-page file); only the "
