@@ -958,12 +958,12 @@ def solve_tiled(
                           (scale, ctx if context is None else context), memory_budget,
                           measure=True)  # fmt: skip
     except ImageTooSmall as exc:  # said of the whole image, not of the tile that was probed
-        size = tuple(int(s) * scale for s in imgs[0].shape[-2:])
-        if min(size) >= exc.min_side:
+        h, w = (int(s) * scale for s in imgs[0].shape[-2:])
+        if min(h, w) >= exc.min_side:
             raise
         from .nets import too_small
 
-        raise too_small(exc.net, size, exc.min_side) from None  # type: ignore[arg-type]
+        raise too_small(exc.net, (h, w), exc.min_side) from None
     if max_seconds and plan.step_seconds and not saved:
         fit_iters = int(max_seconds / (len(plan.tiles) * plan.step_seconds))
         if fit_iters < plan.iters:
