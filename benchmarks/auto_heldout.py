@@ -10,6 +10,11 @@ steps, the seconds, and NL-means with the true sigma for reference.
     python benchmarks/auto_heldout.py coffee chelsea   # rows of results/auto_heldout.md
     python benchmarks/auto_heldout.py --restarts 2 coffee   # two nets per tile, their mean
     python benchmarks/auto_heldout.py --cold-tiles coffee   # every tile from a random draw
+    python benchmarks/auto_heldout.py --threads 2 coffee    # tiles fitted two at a time
+
+The seconds are those of ``--threads`` torch threads (1 by default, so that two photos can
+run side by side, one a core); the tiles are fitted as many at a time as there are threads
+(``tile_jobs="auto"``), so with one thread they run in turn.
 
 The ``warm`` column says whether the tiles started from their left neighbour's net (the
 preset's default, or ``--cold-tiles`` / ``--warm-tiles``).
@@ -46,8 +51,10 @@ def stop_gaps(res: deepprior.Result) -> list[float]:
     return [max(res.history["psnr_ema"]) - res.metrics["psnr"]]
 
 
-def main(names: list[str], restarts: int = 1, tile_warm: bool | None = None) -> None:
-    torch.set_num_threads(1)
+def main(
+    names: list[str], restarts: int = 1, tile_warm: bool | None = None, threads: int = 1
+) -> None:
+    torch.set_num_threads(threads)
     print(
         "| photo | noisy | auto | stop gap mean / worst (fits) | steps | seconds | NL-means "
         "| auto − NL-means | warm |"
@@ -92,5 +99,10 @@ if __name__ == "__main__":
         action="store_false",
         help="start every tile from a random draw",
     )
+    p.add_argument(
+        "--threads", type=int, default=1, help="torch threads (and tiles fitted at a time)"
+    )
     a = p.parse_args()
-    main(a.photos, a.restarts, a.tile_warm)
+    if a.threads < 1:
+        p.error(f"--threads must be at least 1, not {a.threads}")
+    main(a.photos, a.restarts, a.tile_warm, a.threads)
