@@ -60,3 +60,4 @@ def test_a_thin_image_is_described_by_its_own_size_not_a_tiles(tmp_path: Path, c
     code, lines = run_main(capsys, "denoise", thin, "-o", str(tmp_path / "out.png"))
     assert code == 2 and lines[-1].startswith("deepprior: error: ")
     assert "the image is 3x200 px" in lines[-1] and "needs at least 16 px per side" in lines[-1]
+    assert not any("restoring in tiles" in line for line in lines)  # no plan, so no tiling notice

@@ -249,16 +249,23 @@ def test_an_unfinished_tile_shows_the_image_the_task_fits():
     assert _fallback(get_task("sr"), [no_flash], 4).shape[-2:] == (32, 32)
 
 
-def test_the_auto_denoiser_tiles_a_large_image_by_itself_and_fits_a_small_one_whole():
+def test_the_auto_denoiser_tiles_a_large_image_by_itself_and_fits_a_small_one_whole(capsys):
     """The auto preset's tile size (160 px): an image wider than it plus the overlap is
-    restored in tiles each stopping on its own; a smaller one in one fit."""
+    restored in tiles each stopping on its own (said once, before the plan); a smaller one in
+    one fit."""
     from deepprior.tasks import get_preset, get_task
     from deepprior.tiling import solve_maybe_tiled
 
     assert get_preset("denoise", "auto").tile == 160 and get_preset("denoise", "paper").tile is None
     kw = {"iters": 2, "progress": False, "net_kwargs": {"n_d": [8, 8], "n_s": 2}}
-    wide = solve_maybe_tiled(get_task("denoise"), torch.rand(3, 48, 200), **kw)
+    capsys.readouterr()
+    loud = {**kw, "progress": True}  # the notices are on stderr
+    wide = solve_maybe_tiled(get_task("denoise"), torch.rand(3, 48, 200), **loud)
     assert wide.report["tiles"]["count"] == 2 and wide.image.shape[-2:] == (48, 200)
+    said = capsys.readouterr().err.splitlines()
+    notices = [i for i, line in enumerate(said) if "restoring in tiles of at most 160 px" in line]
+    plans = [i for i, line in enumerate(said) if line.startswith("tiling: ")]
+    assert len(notices) == 1 and plans and notices[0] < plans[0]
     narrow = solve_maybe_tiled(get_task("denoise"), torch.rand(3, 48, 190), **kw)
     assert "tiles" not in narrow.report
     paper = solve_maybe_tiled(get_task("denoise"), torch.rand(3, 48, 200), preset="paper", **kw)

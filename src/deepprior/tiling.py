@@ -1123,9 +1123,10 @@ def solve_maybe_tiled(
     echo = _stderr(kw)
     if tile is None:
         tile = _preset_tile(task, sized, kw)
-        if tile is not None:
-            echo(f"deepprior: restoring in tiles of at most {tile} px, each fitted and stopped "
-                 "on its own (the preset's tile size; --tile N to change it)")  # fmt: skip
+        if tile is not None:  # said once the plan is made, not before an error that stops it
+            echo = _after_plan(echo, f"deepprior: restoring in tiles of at most {tile} px, "
+                               "each fitted and stopped on its own (the preset's tile size; "
+                               "--tile N to change it)")  # fmt: skip
     if tile is None and kw.get("resume") and state_dir and (state_dir / "manifest.json").is_file():
         tile = "auto"  # a run tiled for memory: its manifest has the tile size
     if tile is None:
@@ -1137,4 +1138,17 @@ def solve_maybe_tiled(
         tile = "auto"
     kw = {k: v for k, v in kw.items() if k not in ("snapshot_dir", "snapshot_every")}
     return solve_tiled(task, *sized, tile=tile, overlap=overlap, state_dir=state_dir,
-                       tile_jobs=tile_jobs, tile_warm=tile_warm, **kw)  # fmt: skip
+                       tile_jobs=tile_jobs, tile_warm=tile_warm, echo=echo, **kw)  # fmt: skip
+
+
+def _after_plan(echo: Callable[[str], None], first: str) -> Callable[[str], None]:
+    """``echo`` that prints ``first`` before its first line: :func:`solve_tiled` speaks only
+    once its plan is made, so an input that cannot be tiled gets its error alone."""
+    pending = [first]
+
+    def say(line: str) -> None:
+        while pending:
+            echo(pending.pop())
+        echo(line)
+
+    return say
