@@ -1,0 +1,106 @@
+"""Run one tile of a Heide11 restoration past its held-out stop: was the stop early?
+
+The bench's stop gap (best PSNR on a fit's curve minus its output) only sees the steps the fit
+ran, so a stop that ends a still-rising fit looks harmless. This refits one tile of the bench's
+input (the image in grayscale, its seeded 50 % Bernoulli mask, as
+``deepprior bench inpaint --preset auto`` makes it) with the ``restore`` auto preset and a
+patience no fit reaches, records the PSNR (EMA) and held-out curves to ``--iters`` steps, and
+prints where the rule would have stopped and what the longer run reached:
+
+    python benchmarks/past_stop.py montage 0 144 0 144 out.json
+    python benchmarks/past_stop.py montage 112 256 0 144 out.json --iters 4000
+
+The box is the tile's fitted area (``top bottom left right``, input px), as the bench record
+lists it under ``fits.dip.tiles.fits[i].fit``. One thread, fp32, on the CPU. ``--replay``
+prints the row of a saved ``out.json`` again. The columns: the rule's stop step, the PSNR of
+its output (the held-out best before the stop), the best PSNR before the stop (what the
+bench's stop gap sees), the best in the whole run, and the last step's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import deepprior
+from deepprior.bench import data as bd
+from deepprior.io import load_image
+from deepprior.ops import bernoulli_mask
+from deepprior.tasks import get_preset
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "Heide11"
+
+
+def rule_stop(steps: list[int], scores: list[float], patience: int, min_steps: int) -> int:
+    """The step at which the held-out rule would have ended the fit (no new low for
+    ``patience`` steps after ``min_steps``), or the last step."""
+    best, best_step = float("inf"), 0
+    for s, v in zip(steps, scores, strict=True):
+        if v < best:
+            best, best_step = v, s
+        if s >= min_steps and s - best_step >= patience:
+            return s
+    return steps[-1]
+
+
+def summarise(h: dict[str, list[float]], rule: dict, iters: int, secs: float) -> dict:
+    """Where the rule stops on the recorded held-out curve, and the PSNR there and beyond."""
+    curve = {int(s): v for s, v in zip(h["psnr_step"], h["psnr_ema"], strict=True)}
+    steps = [int(s) for s in h["holdout_step"]]
+    stop = rule_stop(steps, h["holdout_score"], rule["patience"], rule["min_steps"])
+    held = [(v, s) for s, v in zip(steps, h["holdout_score"], strict=True) if s <= stop]
+    out_step = min(held)[1]  # the output the rule returns: its held-out best so far
+    best_step = max(curve, key=lambda s: curve[s])
+    return {
+        "iters": iters, "seconds": round(secs, 1), "rule_stop": stop,
+        "rule_output_step": out_step, "psnr_rule_output": curve[out_step],
+        "best_before_stop": max(v for s, v in curve.items() if s <= stop),
+        "best_in_run": curve[best_step], "best_in_run_step": best_step,
+        "psnr_last": h["psnr_ema"][-1],
+    }  # fmt: skip
+
+
+def main(image: str, box: tuple[int, int, int, int], out: Path, iters: int, replay: bool) -> None:
+    rule = dict(get_preset("restore", "auto").stop_kwargs or {})
+    if replay:  # the row again from a saved run's curves
+        saved = json.loads(out.read_text())
+        h, iters, secs = saved["history"], saved["iters"], saved["seconds"]
+        image, box = saved["image"], tuple(saved["box"])
+    else:
+        torch.set_num_threads(1)
+        gt = load_image(DATA / f"{image}.png", channels=1)
+        mask = bernoulli_mask(tuple(gt.shape[-2:]), 0.5, seed=bd.image_seed(0, image))
+        top, bottom, left, right = box
+        g, m = gt[..., top:bottom, left:right], mask[..., top:bottom, left:right]
+        t0 = time.perf_counter()
+        never = {**rule, "patience": 10**9}
+        res = deepprior.restore(g * m, m, gt=g, tile="off", iters=iters, metrics_every=10,
+                                progress=False, stop_kwargs=never)  # fmt: skip
+        secs = time.perf_counter() - t0
+        h = {k: [float(x) for x in v] for k, v in res.history.items()}
+    row = {"image": image, "box": list(box), **summarise(h, rule, iters, secs), "history": h}
+    if not replay:
+        out.write_text(json.dumps(row))
+    print(f"| {image} | {box[0]}:{box[1]}, {box[2]}:{box[3]} | {row['rule_stop']} "
+          f"| {row['psnr_rule_output']:.2f} | {row['best_before_stop']:.2f} "
+          f"| {row['best_in_run']:.2f} (step {row['best_in_run_step']}) "
+          f"| {row['psnr_last']:.2f} | {iters} | {secs:.0f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("image", help="a Heide11 image name, e.g. montage")
+    p.add_argument("box", type=int, nargs=4, metavar="TBLR", help="top bottom left right")
+    p.add_argument("out", type=Path, help="JSON with the curves")
+    p.add_argument("--iters", type=int, default=4000)
+    p.add_argument(
+        "--replay",
+        action="store_true",
+        help="print the row of a saved OUT (its image and box, not the ones given)",
+    )
+    a = p.parse_args()
+    main(a.image, tuple(a.box), a.out, a.iters, a.replay)
