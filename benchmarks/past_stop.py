@@ -12,9 +12,11 @@ prints where the rule would have stopped and what the longer run reached:
 
 The box is the tile's fitted area (``top bottom left right``, input px), as the bench record
 lists it under ``fits.dip.tiles.fits[i].fit``. One thread, fp32, on the CPU. ``--replay``
-prints the row of a saved ``out.json`` again. The columns: the rule's stop step, the PSNR of
-its output (the held-out best before the stop), the best PSNR before the stop (what the
-bench's stop gap sees), the best in the whole run, and the last step's.
+prints the row of a saved ``out.json`` again; ``--filters N`` fits a net of N filters per
+level instead of the preset's 32 (``--filters 64 --iters 2500``). The columns: the filters,
+the rule's stop step, the PSNR of its output (the held-out best before the stop), the best
+PSNR before the stop (what the bench's stop gap sees), the best in the whole run, and the
+last step's.
 """
 
 from __future__ import annotations
@@ -64,12 +66,16 @@ def summarise(h: dict[str, list[float]], rule: dict, iters: int, secs: float) ->
     }  # fmt: skip
 
 
-def main(image: str, box: tuple[int, int, int, int], out: Path, iters: int, replay: bool) -> None:
+def main(
+    image: str, box: tuple[int, int, int, int], out: Path, iters: int, replay: bool,
+    filters: int | None = None,
+) -> None:  # fmt: skip
     rule = dict(get_preset("restore", "auto").stop_kwargs or {})
     if replay:  # the row again from a saved run's curves
         saved = json.loads(out.read_text())
         h, iters, secs = saved["history"], saved["iters"], saved["seconds"]
         image, box = saved["image"], tuple(saved["box"])
+        filters = saved.get("filters")
     else:
         torch.set_num_threads(1)
         gt = load_image(DATA / f"{image}.png", channels=1)
@@ -78,14 +84,17 @@ def main(image: str, box: tuple[int, int, int, int], out: Path, iters: int, repl
         g, m = gt[..., top:bottom, left:right], mask[..., top:bottom, left:right]
         t0 = time.perf_counter()
         never = {**rule, "patience": 10**9}
+        net = {} if filters is None else {"net_kwargs": {"n_d": [filters] * 5, "n_s": 4}}
         res = deepprior.restore(g * m, m, gt=g, tile="off", iters=iters, metrics_every=10,
-                                progress=False, stop_kwargs=never)  # fmt: skip
+                                progress=False, stop_kwargs=never, **net)  # fmt: skip
         secs = time.perf_counter() - t0
         h = {k: [float(x) for x in v] for k, v in res.history.items()}
-    row = {"image": image, "box": list(box), **summarise(h, rule, iters, secs), "history": h}
+    row = {"image": image, "box": list(box), "filters": filters or 32,
+           **summarise(h, rule, iters, secs), "history": h}  # fmt: skip
     if not replay:
         out.write_text(json.dumps(row))
-    print(f"| {image} | {box[0]}:{box[1]}, {box[2]}:{box[3]} | {row['rule_stop']} "
+    print(f"| {image} | {box[0]}:{box[1]}, {box[2]}:{box[3]} | {row['filters']} "
+          f"| {row['rule_stop']} "
           f"| {row['psnr_rule_output']:.2f} | {row['best_before_stop']:.2f} "
           f"| {row['best_in_run']:.2f} (step {row['best_in_run_step']}) "
           f"| {row['psnr_last']:.2f} | {iters} | {secs:.0f} |")  # fmt: skip
@@ -97,10 +106,11 @@ if __name__ == "__main__":
     p.add_argument("box", type=int, nargs=4, metavar="TBLR", help="top bottom left right")
     p.add_argument("out", type=Path, help="JSON with the curves")
     p.add_argument("--iters", type=int, default=4000)
+    p.add_argument("--filters", type=int, help="filters per level (the preset's: 32)")
     p.add_argument(
         "--replay",
         action="store_true",
         help="print the row of a saved OUT (its image and box, not the ones given)",
     )
     a = p.parse_args()
-    main(a.image, tuple(a.box), a.out, a.iters, a.replay)
+    main(a.image, tuple(a.box), a.out, a.iters, a.replay, a.filters)
