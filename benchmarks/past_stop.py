@@ -17,6 +17,11 @@ level instead of the preset's 32 (``--filters 64 --iters 2500``). The columns: t
 the rule's stop step, the PSNR of its output (the held-out best before the stop), the best
 PSNR before the stop (what the bench's stop gap sees), the best in the whole run, and the
 last step's.
+
+    python benchmarks/past_stop.py --last-vs-best results/inpaint-Heide11-50pct-auto
+
+compares, on the bench records' own curves, each tile's last EMA (at the stop) with its
+output (the held-out best).
 """
 
 from __future__ import annotations
@@ -100,7 +105,32 @@ def main(
           f"| {row['psnr_last']:.2f} | {iters} | {secs:.0f} |")  # fmt: skip
 
 
+def last_vs_best(folder: Path) -> None:
+    """Per image of a tiled table's records: the tiles' last EMA (at the stop) against their
+    output (the held-out best), from the curves the records keep; no fitting."""
+    print("| image | tiles | last − output, mean | min | max | tiles where last is better |")
+    print("|---|---:|---:|---:|---:|---:|")
+    every: list[float] = []
+    for path in sorted(folder.glob("*.json")):
+        rec = json.loads(path.read_text())
+        fits = ((rec.get("fits", {}).get("dip") or {}).get("tiles") or {}).get("fits") or []
+        if not fits or not all("curve" in f for f in fits):
+            continue
+        gaps = [f["curve"]["psnr_ema"][-1] - f["psnr"] for f in fits]
+        every += gaps
+        print(f"| {rec['image']} | {len(gaps)} | {sum(gaps) / len(gaps):+.3f} | {min(gaps):+.2f} "
+              f"| {max(gaps):+.2f} | {sum(g > 0 for g in gaps)} |")  # fmt: skip
+    if every:
+        print(f"| all | {len(every)} | {sum(every) / len(every):+.3f} | {min(every):+.2f} "
+              f"| {max(every):+.2f} | {sum(g > 0 for g in every)} |")  # fmt: skip
+
+
 if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["--last-vs-best"]:  # python past_stop.py --last-vs-best FOLDER
+        last_vs_best(Path(sys.argv[2]))
+        raise SystemExit(0)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("image", help="a Heide11 image name, e.g. montage")
     p.add_argument("box", type=int, nargs=4, metavar="TBLR", help="top bottom left right")
