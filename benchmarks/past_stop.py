@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import torch
+from stop_signals import _stop_at  # the held-out rule replayed on a recorded curve
 
 import deepprior
 from deepprior.bench import data as bd
@@ -42,25 +43,14 @@ from deepprior.tasks import get_preset
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "Heide11"
 
 
-def rule_stop(steps: list[int], scores: list[float], patience: int, min_steps: int) -> int:
-    """The step at which the held-out rule would have ended the fit (no new low for
-    ``patience`` steps after ``min_steps``), or the last step."""
-    best, best_step = float("inf"), 0
-    for s, v in zip(steps, scores, strict=True):
-        if v < best:
-            best, best_step = v, s
-        if s >= min_steps and s - best_step >= patience:
-            return s
-    return steps[-1]
-
-
 def summarise(h: dict[str, list[float]], rule: dict, iters: int, secs: float) -> dict:
     """Where the rule stops on the recorded held-out curve, and the PSNR there and beyond."""
     curve = {int(s): v for s, v in zip(h["psnr_step"], h["psnr_ema"], strict=True)}
     steps = [int(s) for s in h["holdout_step"]]
-    stop = rule_stop(steps, h["holdout_score"], rule["patience"], rule["min_steps"])
-    held = [(v, s) for s, v in zip(steps, h["holdout_score"], strict=True) if s <= stop]
-    out_step = min(held)[1]  # the output the rule returns: its held-out best so far
+    kept, stop = _stop_at(steps, h["holdout_score"], rule["patience"], rule["min_steps"],
+                          rule.get("min_delta", 0.0))  # fmt: skip
+    stop = steps[-1] if stop is None else stop
+    out_step = steps[kept]  # the output the rule returns: its held-out best so far
     best_step = max(curve, key=lambda s: curve[s])
     return {
         "iters": iters, "seconds": round(secs, 1), "rule_stop": stop,
