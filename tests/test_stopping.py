@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -368,3 +369,63 @@ def test_a_fit_does_not_see_the_noise_of_data_seeded_like_it():
     assert abs(corr) < 0.12, corr  # 654 samples: about 0.04 by chance
     fitted_err, fitted_noise = (res.last - c)[~held], (y - c)[~held]
     assert float((fitted_err * fitted_noise).mean()) > 0  # the fitted pixels' noise is fitted
+
+
+def _flat_held_out(rule: HoldoutStop, clean: torch.Tensor, iters: int = 1000):
+    """Exact data; the error off the held-out pixels shrinks all along, the held-out pixels'
+    error jitters around a fixed level (a score that cannot see the gain)."""
+    held = rule.val.bool()
+    fixed = 0.05 * torch.randn(clean.shape, generator=torch.Generator().manual_seed(1))
+    stopped: list[str] = []
+    for step in range(rule.every, iters + 1, rule.every):
+        jitter = torch.randn(clean.shape, generator=torch.Generator().manual_seed(step))
+        off = 0.2 * math.exp(-3 * step / iters) * fixed / 0.05
+        out = clean + torch.where(held, fixed + 0.002 * jitter, off)
+        rule.on_step(StepInfo(step, iters, torch.tensor(0.0), out, None, 0, 0.0,
+                              request_stop=stopped.append))  # fmt: skip
+        if stopped:
+            return step
+    return None
+
+
+def test_tie_se_keeps_the_latest_image_the_held_out_score_cannot_tell_from_the_best():
+    clean, _, _ = _scene()
+    kept = {}
+    for tie_se in (0.0, 1.0):
+        rule = HoldoutStop(fraction=0.1, patience=300, every=10, use="output", tie_se=tie_se)
+        rule.attach(DataTerm(clean[0]))
+        stop = _flat_held_out(rule, clean)
+        assert stop is not None  # a flat score stops the fit either way
+        res = SimpleNamespace(images={}, history={})
+        rule.on_end(res)
+        kept[tie_se] = (res.history["best_step"][0], psnr(res.images["best"][0], clean[0]))
+        assert rule.best_step <= stop - 300
+    (lowest_step, lowest_psnr), (tied_step, tied_psnr) = kept[0.0], kept[1.0]
+    assert tied_step > lowest_step + 100  # a later image than the lowest score's
+    assert tied_psnr > lowest_psnr + 0.5  # and a better one
+
+
+def test_tie_se_keeps_the_best_image_of_a_fit_that_takes_on_noise():
+    clean, noisy, fake = _scene()
+    rule = HoldoutStop(fraction=0.1, patience=150, every=10, use="output", tie_se=1.0)
+    rule.attach(DataTerm(noisy[0]))
+    step, _ = _drive(rule, clean, fake, peak=400, overfit=True)
+    assert step is not None
+    assert rule.kept_step <= 400 + 50  # the score rising from the peak on is not a tie
+    # a tie may be a little past the peak (a rise within the score's noise), never far
+    kept = psnr(rule.kept[0], clean[0])
+    assert kept >= psnr(rule.best[0], clean[0]) - 0.5
+    assert kept > psnr(_curve(clean, fake, step, 400, True)[0], clean[0]) + 1
+
+
+def test_tie_se_state_round_trips_and_a_negative_value_is_a_clear_error():
+    clean, _, _ = _scene()
+    a = HoldoutStop(fraction=0.1, patience=10**6, every=10, use="output", tie_se=1.0)
+    a.attach(DataTerm(clean[0]))
+    _flat_held_out(a, clean, iters=300)
+    b = HoldoutStop(fraction=0.1, patience=10**6, every=10, use="output", tie_se=1.0)
+    b.load_state_dict(a.state_dict())
+    assert b.kept_step == a.kept_step and torch.equal(b.kept, a.kept)
+    assert torch.equal(b.best_err, a.best_err)
+    with pytest.raises(DeepPriorError, match="tie_se must be >= 0"):
+        HoldoutStop(tie_se=-1)

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -179,6 +180,13 @@ class HoldoutStop(StoppingRule):
             out the same pixels, and a tile started from its neighbour's fitted net
             (:attr:`~deepprior.tasks.presets.Preset.tile_warm`) is never judged on pixels that
             net was fitted to. ``None``: chosen for this observation alone.
+        tie_se: keep the latest scored image whose held-out error is above the lowest one's
+            by at most this many standard errors (of the mean of the pixelwise differences
+            between the two, over the held-out pixels), instead of the lowest score's image.
+            With exact observations the score flattens while the fit still improves: of two
+            images it cannot tell apart the later is the better fitted. Where the fit takes
+            on noise, its score rises by more than its standard error and the lowest score's
+            image is kept as with 0 (the default: always the lowest).
         **kw: see :class:`StoppingRule`.
 
     Example:
@@ -193,10 +201,13 @@ class HoldoutStop(StoppingRule):
 
     def __init__(
         self, fraction: float = 0.05, seed: int = 0, origin: tuple[int, int] | None = None,
-        **kw: Any,
+        tie_se: float = 0.0, **kw: Any,
     ) -> None:  # fmt: skip
         if not 0 < fraction < 0.5:
             raise DeepPriorError(f"holdout fraction must be in (0, 0.5), got {fraction}")
+        if not 0 <= tie_se < math.inf:
+            raise DeepPriorError(f"holdout tie_se must be >= 0, got {tie_se}", param="stop")
+        self.tie_se = float(tie_se)
         super().__init__(**kw)
         self.fraction, self.seed = fraction, seed
         self.origin = None if origin is None else (int(origin[0]), int(origin[1]))
@@ -205,6 +216,15 @@ class HoldoutStop(StoppingRule):
         self.val: torch.Tensor | None = None
         self.fitted: torch.Tensor | None = None  # the pixels the net is fitted to
         self.fitted_scores: list[float] = []
+
+    def reset(self) -> None:
+        super().reset()
+        # tie_se: the image kept (the latest tied with the lowest score's) and the held-out
+        # pixels' errors of the lowest score's image and of the image just scored
+        self.kept: torch.Tensor | None = None
+        self.kept_step = 0
+        self.best_err: torch.Tensor | None = None
+        self._err: torch.Tensor | None = None
 
     def attach(self, data_term: nn.Module) -> nn.Module:
         from .ops import DataTerm
@@ -270,6 +290,8 @@ class HoldoutStop(StoppingRule):
         with torch.no_grad():
             err = (self.operator(image.float()) - self.target).square()
             held = (err * self.val).sum() / self.val.sum()
+            if self.tie_se:
+                self._err = err[self.val > 0]
             if self.fitted is None:
                 return float(held)
             # also recorded: how far the fit has gone into the noise (one transfer for both)
@@ -278,16 +300,44 @@ class HoldoutStop(StoppingRule):
         self.fitted_scores.append(fitted_v)
         return held_v
 
+    def tied(self, err: torch.Tensor) -> bool:
+        """Whether an image whose held-out pixels have the errors ``err`` is above the lowest
+        score's image by at most ``tie_se`` standard errors of their paired difference."""
+        if self.best_err is None:
+            return False
+        d = (err - self.best_err.to(err.device)).double()
+        se = float(d.std()) / math.sqrt(d.numel()) if d.numel() > 1 else 0.0
+        return float(d.mean()) <= self.tie_se * se
+
+    def on_step(self, info: StepInfo) -> None:
+        super().on_step(info)
+        err, self._err = self._err, None
+        if err is None:  # tie_se is 0, or nothing was scored
+            return
+        if self.best_step == info.step:  # a new lowest score
+            self.best_err, self.kept, self.kept_step = err, self.best, info.step
+        elif self.tied(err):
+            self.kept, self.kept_step = self._image(info).detach().clone(), info.step
+
     def on_end(self, result: FitResult) -> None:
         super().on_end(result)
         result.history[f"{self.name}_fitted"] = list(self.fitted_scores)
+        if self.tie_se and self.kept is not None:
+            result.images["best"] = self.kept.float().cpu().contiguous()
+            result.history["lowest_step"] = [self.best_step]
+            result.history["best_step"] = [self.kept_step]  # the step of the image kept
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "fitted_scores": list(self.fitted_scores)}
+        state = {**super().state_dict(), "fitted_scores": list(self.fitted_scores)}
+        if self.tie_se:
+            state.update(kept=self.kept, kept_step=self.kept_step, best_err=self.best_err)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.fitted_scores = list(state.get("fitted_scores", []))
+        self.kept, self.best_err = state.get("kept"), state.get("best_err")
+        self.kept_step = int(state.get("kept_step", 0))
 
 
 class VarianceStop(StoppingRule):

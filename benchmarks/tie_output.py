@@ -1,0 +1,161 @@
+"""Which image should the restoration's held-out rule keep: the lowest score's, or the latest
+that the score cannot tell from it (``HoldoutStop(tie_se=...)``)?
+
+With exact observations (the Heide11 table's 50 % of the pixels) the held-out score flattens
+while the fit still improves (``results/past_stop.md``), so the lowest score's image is often
+an early one. With noisy observations the fit takes on noise later and the lowest score's
+image is the right one. This fits one crop with the ``restore`` auto preset and a patience no
+fit reaches, records every 10 steps the PSNR of its output (EMA, known pixels kept) and the
+error of each held-out pixel, and replays the rule offline for several patiences and
+``tie_se`` values: where it stops, which image it keeps, and that image's PSNR against the
+best of the whole run.
+
+    python benchmarks/tie_output.py photo:coffee OUT.json               # exact data
+    python benchmarks/tie_output.py photo:coffee OUT.json --sigma 10    # noise of 10/255
+    python benchmarks/tie_output.py heide:couple:360:512:120:272 OUT.json
+    python benchmarks/tie_output.py summary OUT1.json OUT2.json ...
+
+``photo:NAME``: the 144 px centre crop of a scikit-image photo (grayscale, BT.601 luma);
+``heide:NAME:TOP:BOTTOM:LEFT:RIGHT``: a tile of the Heide11 bench's input. Both are masked
+with the bench's seeded 50 % Bernoulli mask (Heide11's per-image seed; seed 0 for photos).
+One thread, fp32, CPU. The held-out errors go to ``OUT.npz`` beside ``OUT.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from auto_heldout import crop  # the centre crops of scikit-image's photos
+from stop_signals import _stop_at
+
+import deepprior
+from deepprior.bench import data as bd
+from deepprior.fit import Callback, StepInfo
+from deepprior.io import load_image
+from deepprior.ops import DataTerm, Mask, add_gaussian_noise, bernoulli_mask
+from deepprior.stopping import HoldoutStop
+from deepprior.tasks import get_preset
+
+HEIDE = Path(__file__).resolve().parents[2] / "shared" / "data" / "Heide11"
+PATIENCES = (500, 750, 1000)
+TIES = (0.0, 0.5, 1.0, 2.0)
+
+
+def source(spec: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The clean crop (1, h, w) and its mask (1, h, w) named by ``spec``."""
+    kind, _, rest = spec.partition(":")
+    if kind == "photo":
+        rgb = crop(rest, 144)
+        gray = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]).mul(255).round().div(255)
+        clean, seed = gray.unsqueeze(0), 0
+    elif kind == "heide":
+        name, *box = rest.split(":")
+        top, bottom, left, right = map(int, box)
+        whole = load_image(HEIDE / f"{name}.png", channels=1)
+        seed = bd.image_seed(0, name)
+        mask = bernoulli_mask(tuple(whole.shape[-2:]), 0.5, seed=seed)
+        return whole[..., top:bottom, left:right], mask[..., top:bottom, left:right]
+    else:
+        raise SystemExit(f"unknown source {spec!r}: photo:NAME or heide:NAME:T:B:L:R")
+    return clean, bernoulli_mask(tuple(clean.shape[-2:]), 0.5, seed=seed)
+
+
+class _HeldOutErrors(Callback):
+    """Every 10 steps: the EMA's squared error on each held-out pixel (the same pixels as the
+    preset's rule, which draws them from the observation's size and seed 0)."""
+
+    every = 10
+
+    def __init__(self, observed: torch.Tensor, mask: torch.Tensor, fraction: float) -> None:
+        self.rule = HoldoutStop(fraction=fraction)
+        self.rule.attach(DataTerm(observed, Mask(mask)))
+        self.rows: list[np.ndarray] = []
+
+    def on_step(self, info: StepInfo) -> None:
+        r = self.rule
+        with torch.no_grad():
+            err = (r.operator(info.ema.float().cpu()) - r.target).square()
+        self.rows.append(err[r.val > 0].numpy().astype(np.float32))
+
+
+def replay(steps: list[int], errs: np.ndarray, psnr_at: dict[int, float], patience: int,
+           tie_se: float, min_steps: int) -> dict:  # fmt: skip
+    """The rule's stop, and the image it keeps, on recorded held-out errors."""
+    scores = errs.mean(1).tolist()
+    _, stop = _stop_at(steps, scores, patience, min_steps)
+    end = len(steps) if stop is None else steps.index(stop) + 1
+    best_i, kept_i = 0, 0
+    for i in range(end):
+        if scores[i] < scores[best_i]:
+            best_i = kept_i = i
+        elif tie_se:
+            d = errs[i].astype(np.float64) - errs[best_i]
+            if d.mean() <= tie_se * d.std(ddof=1) / math.sqrt(d.size):
+                kept_i = i
+    return {"patience": patience, "tie_se": tie_se, "stop": steps[end - 1],
+            "kept_step": steps[kept_i], "psnr": psnr_at[steps[kept_i]]}  # fmt: skip
+
+
+def run(spec: str, out: Path, iters: int, sigma: float) -> None:
+    torch.set_num_threads(1)
+    clean, mask = source(spec)
+    obs = clean if not sigma else add_gaussian_noise(clean, sigma / 255, seed=1).clamp(0, 1)
+    preset = get_preset("restore", "auto")
+    rule = dict(preset.stop_kwargs or {})
+    rec = _HeldOutErrors(obs * mask, mask, rule["fraction"])
+    t0 = time.perf_counter()
+    res = deepprior.restore(obs * mask, mask, gt=clean, tile="off", iters=iters,
+                            metrics_every=10, progress=False, callbacks=[rec],
+                            stop_kwargs={**rule, "patience": 10**9})  # fmt: skip
+    secs = time.perf_counter() - t0
+    h = res.history
+    errs = np.stack(rec.rows)
+    # the recorded pixels are the rule's: their mean is the rule's own score
+    assert np.allclose(errs.mean(1), h["holdout_score"], rtol=1e-4), "not the rule's pixels"
+    np.savez_compressed(out.with_suffix(".npz"), errors=errs)
+    row = {"source": spec, "sigma": sigma, "iters": iters, "seconds": round(secs, 1),
+           "psnr_step": [int(s) for s in h["psnr_step"]],
+           "psnr_ema": [float(v) for v in h["psnr_ema"]],
+           "holdout_step": [int(s) for s in h["holdout_step"]],
+           "min_steps": rule["min_steps"]}  # fmt: skip
+    out.write_text(json.dumps(row))
+    summary([out])
+
+
+def summary(paths: list[Path]) -> None:
+    print("| source | σ | best in run (step) | patience | stop | tie_se | kept step | kept PSNR "
+          "| gap |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for path in paths:
+        row = json.loads(path.read_text())
+        errs = np.load(path.with_suffix(".npz"))["errors"]
+        psnr_at = dict(zip(row["psnr_step"], row["psnr_ema"], strict=True))
+        steps = row["holdout_step"]
+        top = max(psnr_at, key=lambda s: psnr_at[s])
+        for p in PATIENCES:
+            for t in TIES:
+                r = replay(steps, errs, psnr_at, p, t, row["min_steps"])
+                print(f"| {row['source']} | {row['sigma']:g} | {psnr_at[top]:.2f} ({top}) "
+                      f"| {p} | {r['stop']} | {t:g} | {r['kept_step']} | {r['psnr']:.2f} "
+                      f"| {psnr_at[top] - r['psnr']:.2f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["summary"]:
+        summary([Path(p) for p in sys.argv[2:]])
+        raise SystemExit(0)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("source", help="photo:NAME or heide:NAME:TOP:BOTTOM:LEFT:RIGHT")
+    p.add_argument("out", type=Path, help="JSON of the curves (and OUT.npz of the errors)")
+    p.add_argument("--iters", type=int, default=4000)
+    p.add_argument("--sigma", type=float, default=0.0, help="noise std on the 0-255 scale")
+    a = p.parse_args()
+    run(a.source, a.out, a.iters, a.sigma)
