@@ -18,7 +18,8 @@ best of the whole run.
 ``photo:NAME``: the 144 px centre crop of a scikit-image photo (grayscale, BT.601 luma);
 ``heide:NAME:TOP:BOTTOM:LEFT:RIGHT``: a tile of the Heide11 bench's input. Both are masked
 with the bench's seeded 50 % Bernoulli mask (Heide11's per-image seed; seed 0 for photos).
-One thread, fp32, CPU. The held-out errors go to ``OUT.npz`` beside ``OUT.json``.
+One thread, fp32, CPU. ``OUT.json`` keeps the curves and, at each check, how many standard
+errors the held-out error is above the lowest so far (``tie_z``): the replay needs no more.
 """
 
 from __future__ import annotations
@@ -84,22 +85,35 @@ class _HeldOutErrors(Callback):
         self.rows.append(err[r.val > 0].numpy().astype(np.float32))
 
 
-def replay(steps: list[int], errs: np.ndarray, psnr_at: dict[int, float], patience: int,
-           tie_se: float, min_steps: int) -> dict:  # fmt: skip
-    """The rule's stop, and the image it keeps, on recorded held-out errors."""
-    scores = errs.mean(1).tolist()
-    _, stop = _stop_at(steps, scores, patience, min_steps)
+def tie_z(errs: np.ndarray) -> list[float]:
+    """At each check, how many standard errors its held-out error is above the lowest one's
+    so far (the mean of the pixelwise differences over their standard error; 0 at a new
+    lowest): all that the rule's choice needs, for any ``tie_se`` and patience."""
+    scores, best, z = errs.mean(1), 0, []
+    for i in range(len(errs)):
+        if scores[i] < scores[best] or i == 0:
+            best = i
+            z.append(0.0)
+            continue
+        d = errs[i].astype(np.float64) - errs[best]
+        se = d.std(ddof=1) / math.sqrt(d.size)
+        z.append(float(d.mean() / se) if se > 0 else (math.inf if d.mean() > 0 else 0.0))
+    return z
+
+
+def replay(row: dict, patience: int, tie_se: float) -> dict:
+    """The rule's stop, and the image it keeps, on a run's recorded held-out scores."""
+    steps, scores, z = row["holdout_step"], row["holdout_score"], row["tie_z"]
+    _, stop = _stop_at(steps, scores, patience, row["min_steps"])
     end = len(steps) if stop is None else steps.index(stop) + 1
-    best_i, kept_i = 0, 0
+    best_i = kept_i = 0
     for i in range(end):
         if scores[i] < scores[best_i]:
             best_i = kept_i = i
-        elif tie_se:
-            d = errs[i].astype(np.float64) - errs[best_i]
-            if d.mean() <= tie_se * d.std(ddof=1) / math.sqrt(d.size):
-                kept_i = i
-    return {"patience": patience, "tie_se": tie_se, "stop": steps[end - 1],
-            "kept_step": steps[kept_i], "psnr": psnr_at[steps[kept_i]]}  # fmt: skip
+        elif tie_se and z[i] <= tie_se:
+            kept_i = i
+    psnr_at = dict(zip(row["psnr_step"], row["psnr_ema"], strict=True))
+    return {"stop": steps[end - 1], "kept_step": steps[kept_i], "psnr": psnr_at[steps[kept_i]]}
 
 
 def run(spec: str, out: Path, iters: int, sigma: float) -> None:
@@ -118,11 +132,11 @@ def run(spec: str, out: Path, iters: int, sigma: float) -> None:
     errs = np.stack(rec.rows)
     # the recorded pixels are the rule's: their mean is the rule's own score
     assert np.allclose(errs.mean(1), h["holdout_score"], rtol=1e-4), "not the rule's pixels"
-    np.savez_compressed(out.with_suffix(".npz"), errors=errs)
     row = {"source": spec, "sigma": sigma, "iters": iters, "seconds": round(secs, 1),
            "psnr_step": [int(s) for s in h["psnr_step"]],
            "psnr_ema": [float(v) for v in h["psnr_ema"]],
            "holdout_step": [int(s) for s in h["holdout_step"]],
+           "holdout_score": [float(v) for v in errs.mean(1)], "tie_z": tie_z(errs),
            "min_steps": rule["min_steps"]}  # fmt: skip
     out.write_text(json.dumps(row))
     summary([out])
@@ -134,13 +148,11 @@ def summary(paths: list[Path]) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for path in paths:
         row = json.loads(path.read_text())
-        errs = np.load(path.with_suffix(".npz"))["errors"]
         psnr_at = dict(zip(row["psnr_step"], row["psnr_ema"], strict=True))
-        steps = row["holdout_step"]
         top = max(psnr_at, key=lambda s: psnr_at[s])
         for p in PATIENCES:
             for t in TIES:
-                r = replay(steps, errs, psnr_at, p, t, row["min_steps"])
+                r = replay(row, p, t)
                 print(f"| {row['source']} | {row['sigma']:g} | {psnr_at[top]:.2f} ({top}) "
                       f"| {p} | {r['stop']} | {t:g} | {r['kept_step']} | {r['psnr']:.2f} "
                       f"| {psnr_at[top] - r['psnr']:.2f} |")  # fmt: skip
@@ -154,7 +166,7 @@ if __name__ == "__main__":
         raise SystemExit(0)
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("source", help="photo:NAME or heide:NAME:TOP:BOTTOM:LEFT:RIGHT")
-    p.add_argument("out", type=Path, help="JSON of the curves (and OUT.npz of the errors)")
+    p.add_argument("out", type=Path, help="JSON of the curves")
     p.add_argument("--iters", type=int, default=4000)
     p.add_argument("--sigma", type=float, default=0.0, help="noise std on the 0-255 scale")
     a = p.parse_args()
