@@ -143,19 +143,34 @@ def run(spec: str, out: Path, iters: int, sigma: float) -> None:
 
 
 def summary(paths: list[Path]) -> None:
-    print("| source | σ | best in run (step) | patience | stop | tie_se | kept step | kept PSNR "
-          "| gap |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    """A row per run: for each patience, the stop and the gap (best PSNR of the whole run
+    minus the kept image's) for each ``tie_se``; then the mean gaps of the exact and the noisy
+    runs."""
+    head = " | ".join(f"p{p} stop | " + " | ".join(f"tie {t:g}" for t in TIES) for p in PATIENCES)
+    print(f"| source | σ | best in run (step) | {head} |")
+    print("|---|---:|---:|" + "---:|" * (len(PATIENCES) * (len(TIES) + 1)))
+    gaps: dict[bool, list[list[float]]] = {False: [], True: []}
     for path in paths:
         row = json.loads(path.read_text())
         psnr_at = dict(zip(row["psnr_step"], row["psnr_ema"], strict=True))
         top = max(psnr_at, key=lambda s: psnr_at[s])
+        cells, mine = [], []
         for p in PATIENCES:
-            for t in TIES:
-                r = replay(row, p, t)
-                print(f"| {row['source']} | {row['sigma']:g} | {psnr_at[top]:.2f} ({top}) "
-                      f"| {p} | {r['stop']} | {t:g} | {r['kept_step']} | {r['psnr']:.2f} "
-                      f"| {psnr_at[top] - r['psnr']:.2f} |")  # fmt: skip
+            rs = [replay(row, p, t) for t in TIES]
+            mine += [psnr_at[top] - r["psnr"] for r in rs]
+            cells.append(f"{rs[0]['stop']} | " + " | ".join(f"{g:.2f}" for g in mine[-len(TIES) :]))
+        gaps[bool(row["sigma"])].append(mine)
+        print(f"| {row['source']} | {row['sigma']:g} | {psnr_at[top]:.2f} ({top}) "
+              f"| {' | '.join(cells)} |")  # fmt: skip
+    for noisy, rows in gaps.items():
+        if rows:
+            mean = [sum(c) / len(rows) for c in zip(*rows, strict=True)]
+            worst = [max(c) for c in zip(*rows, strict=True)]
+            for what, vals in (("mean", mean), ("worst", worst)):
+                cells = [" | " + " | ".join(f"{v:.2f}" for v in vals[i : i + len(TIES)])
+                         for i in range(0, len(vals), len(TIES))]  # fmt: skip
+                print(f"| {what} of {len(rows)} {'noisy' if noisy else 'exact'} | | "
+                      f"|{' |'.join(cells)} |")  # fmt: skip
 
 
 if __name__ == "__main__":
