@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from deepprior.bench import data as bd
 from deepprior.fit import Callback, StepInfo
 from deepprior.io import load_image
 from deepprior.ops import DataTerm, Mask, add_gaussian_noise, bernoulli_mask
-from deepprior.stopping import HoldoutStop
+from deepprior.stopping import HoldoutStop, excess_in_se
 from deepprior.tasks import get_preset
 
 HEIDE = Path(__file__).resolve().parents[2] / "shared" / "data" / "Heide11"
@@ -87,17 +86,15 @@ class _HeldOutErrors(Callback):
 
 def tie_z(errs: np.ndarray) -> list[float]:
     """At each check, how many standard errors its held-out error is above the lowest one's
-    so far (the mean of the pixelwise differences over their standard error; 0 at a new
-    lowest): all that the rule's choice needs, for any ``tie_se`` and patience."""
+    so far (:func:`deepprior.stopping.excess_in_se`; 0 at a new lowest): all that the rule's
+    choice needs, for any ``tie_se`` and patience."""
     scores, best, z = errs.mean(1), 0, []
     for i in range(len(errs)):
         if scores[i] < scores[best] or i == 0:
             best = i
             z.append(0.0)
-            continue
-        d = errs[i].astype(np.float64) - errs[best]
-        se = d.std(ddof=1) / math.sqrt(d.size)
-        z.append(float(d.mean() / se) if se > 0 else (math.inf if d.mean() > 0 else 0.0))
+        else:
+            z.append(excess_in_se(torch.from_numpy(errs[i]), torch.from_numpy(errs[best])))
     return z
 
 

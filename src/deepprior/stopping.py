@@ -144,6 +144,23 @@ class StoppingRule(Callback, ABC):
         self.anchor_step = int(state.get("anchor_step", self.best_step))
 
 
+def excess_in_se(err: torch.Tensor, ref: torch.Tensor) -> float:
+    """How many standard errors the mean of ``err`` is above the mean of ``ref``, paired
+    element by element (the errors of two images on the same pixels): the mean difference over
+    its standard error; ``inf`` (or 0) for a constant positive (or non-positive) difference.
+
+    Example:
+        >>> round(excess_in_se(torch.tensor([1.0, 2.0, 3.0]), torch.ones(3)), 4)  # 1 / (1 / √3)
+        1.7321
+    """
+    d = (err - ref).double().flatten()
+    mean, std = torch.stack([d.mean(), d.std() if d.numel() > 1 else d.new_zeros(())]).tolist()
+    se = std / math.sqrt(d.numel())
+    if se > 0:
+        return mean / se
+    return math.inf if mean > 0 else 0.0
+
+
 def position_uniform(h: int, w: int, origin: tuple[int, int], seed: int) -> torch.Tensor:
     """(h, w) numbers in [0, 1) that depend only on each pixel's position ``origin + (i, j)``
     in a larger image and on ``seed`` (an integer hash of the three): crops of one pattern,
@@ -291,7 +308,7 @@ class HoldoutStop(StoppingRule):
             err = (self.operator(image.float()) - self.target).square()
             held = (err * self.val).sum() / self.val.sum()
             if self.tie_se:
-                self._err = err[self.val > 0]
+                self._err = err[self.val.bool()]
             if self.fitted is None:
                 return float(held)
             # also recorded: how far the fit has gone into the noise (one transfer for both)
@@ -303,11 +320,7 @@ class HoldoutStop(StoppingRule):
     def tied(self, err: torch.Tensor) -> bool:
         """Whether an image whose held-out pixels have the errors ``err`` is above the lowest
         score's image by at most ``tie_se`` standard errors of their paired difference."""
-        if self.best_err is None:
-            return False
-        d = (err - self.best_err.to(err.device)).double()
-        se = float(d.std()) / math.sqrt(d.numel()) if d.numel() > 1 else 0.0
-        return float(d.mean()) <= self.tie_se * se
+        return self.best_err is not None and excess_in_se(err, self.best_err) <= self.tie_se
 
     def on_step(self, info: StepInfo) -> None:
         super().on_step(info)
