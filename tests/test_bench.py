@@ -402,6 +402,18 @@ def test_a_preset_reaches_every_fit_and_the_record(group, tmp_path):
     text = (out / "report.md").read_text()
     assert res.exit_code == 0 and "preset `fast`" in text
     assert "input `noise` of 32 channels" in text  # z's channels (the SR auto preset has 8)
+    assert "other than today's" not in text
+    # A record whose preset has changed since is named in the report, with what changed; a
+    # setting the record lacks counts as its default, and the preset's prose is not compared.
+    rec_file = out / "baby.json"
+    rec = json.loads(rec_file.read_text())
+    rec["preset"]["lr"] = 0.5
+    rec["preset"]["description"] = "an older wording"
+    del rec["preset"]["lr_schedule"]  # as a record made before the setting existed
+    rec_file.write_text(json.dumps(rec))
+    invoke(group, "report", "sr", "--preset", "fast", "--quick", "--out", str(out))
+    text = (out / "report.md").read_text()
+    assert "Records made with settings of preset `fast` other than today's: baby (in lr)." in text
     res = CliRunner().invoke(group, ["bench", "report", "sr", "--quick", "--out", str(out)])
     assert res.exit_code == 2 and "no records of table sr-Set5-x4" in res.output
 

@@ -43,7 +43,9 @@ def _row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def _header(records: Sequence[dict[str, Any]], total: int) -> list[str]:
+def _header(
+    records: Sequence[dict[str, Any]], total: int, preset_changes: dict[str, list[str]]
+) -> list[str]:
     first = records[0]
     s = first["settings"]
     lines = [f"# {first.get('title', first['table'])}", ""]
@@ -73,6 +75,16 @@ def _header(records: Sequence[dict[str, Any]], total: int) -> list[str]:
         f"EMA {p.get('ema')}, output `{p.get('output')}`); seed {s.get('seed')}; "
         f"precision `{s.get('precision')}`."
     )
+    if preset_changes:  # grouped by what changed
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for image, keys in preset_changes.items():
+            groups.setdefault(tuple(keys), []).append(image)
+        lines.append(
+            f"- Records made with settings of preset `{p.get('name', 'paper')}` other than "
+            "today's: "
+            + "; ".join(f"{', '.join(v)} (in {', '.join(k)})" for k, v in groups.items())
+            + "."
+        )
     devices = sorted({f"{r.get('device')} ({r.get('dtype')})" for r in records})
     commits = sorted({str(r.get("git_commit"))[:12] for r in records})
     threads = sorted({str(r.get("threads")) for r in records})
@@ -165,8 +177,15 @@ def _table(
     return lines
 
 
-def render(records: Sequence[dict[str, Any]], total: int) -> str:
-    """The Markdown report of one table from its records (in the table's order)."""
+def render(
+    records: Sequence[dict[str, Any]], total: int,
+    preset_changes: dict[str, list[str]] | None = None,
+) -> str:  # fmt: skip
+    """The Markdown report of one table from its records (in the table's order).
+
+    ``preset_changes``: image -> the preset settings its record's fit had other than today's
+    (:func:`deepprior.bench.tables.options.preset_changes`), listed in the header.
+    """
     if not records:
         return "# (no records)\n"
     methods = _union(records, "methods")
@@ -177,7 +196,7 @@ def render(records: Sequence[dict[str, Any]], total: int) -> str:
     metrics = [primary] + [  # the reported metric first, with the paper's numbers
         k for k in ("psnr_rgb", "psnr", "ssim") if k != primary and k in records[0]["protocol"]
     ]
-    lines = _header(records, total)
+    lines = _header(records, total, preset_changes or {})
     lines.append("Means are over the images listed; a mean is left out (—) where a value is "
                  "missing.")  # fmt: skip
     lines.append("")

@@ -22,6 +22,8 @@ class _MaskedTable(Table, ABC):
     """A table whose input is the clean image times a mask (1 = known): DIP, the inpainting
     baselines and TV prior."""
 
+    preset_task = "inpaint"
+
     @abstractmethod
     def inputs(self, item: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """The clean image and the mask of one image, as the table measures them."""

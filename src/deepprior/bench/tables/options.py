@@ -195,3 +195,48 @@ def same_settings(rec: dict[str, Any], settings: dict[str, Any]) -> bool:
     if p == "auto" or p in _OPTION_DTYPES:
         theirs["precision"] = _OPTION_DTYPES.get(p, rec.get("dtype"))
     return theirs == settings
+
+
+#: Preset settings a record may differ in from today's preset without the difference being
+#: the preset's: its prose, and what the bench sets by option (kept in the record's settings).
+_NOT_COMPARED = ("description", "tile_warm")
+
+
+def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def preset_changes(rec: dict[str, Any], current: dict[str, Any] | None) -> list[str]:
+    """The settings (dotted names) in which the preset a record's DIP fit ran with differs
+    from ``current``, today's settings of that preset: a preset changed since the record was
+    made. ``--iters`` overrides the preset's steps, so they are compared only without it.
+
+    Example:
+        >>> rec = {"preset": {"lr": 0.01, "stop_kwargs": {"patience": 500}}, "settings": {}}
+        >>> preset_changes(rec, {"lr": 0.01, "stop_kwargs": {"patience": 500, "tie_se": 0.5}})
+        ['stop_kwargs.tie_se']
+    """
+    theirs = rec.get("preset")
+    if current is None or not isinstance(theirs, dict):
+        return []
+    from dataclasses import MISSING, fields
+
+    from ...tasks.presets import Preset
+
+    skip = set(_NOT_COMPARED)
+    if (rec.get("settings") or {}).get("iters") is not None:
+        skip.add("iters")
+    # A setting absent from one side has its default there (a record made before the
+    # setting existed ran as its default says).
+    default = {f.name: f.default for f in fields(Preset) if f.default is not MISSING}
+    a, b = _flat(theirs), _flat(current)
+    return sorted(
+        k for k in a.keys() | b.keys()
+        if k not in skip and a.get(k, default.get(k)) != b.get(k, default.get(k))
+    )  # fmt: skip

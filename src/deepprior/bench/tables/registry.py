@@ -49,6 +49,8 @@ class Table(ABC):
         default_preset: the preset name the paper's fits use (the ``preset=None`` default).
         fit_task: the registered task whose presets the DIP fits use (none: the table's fits
             never run in tiles).
+        preset_task: the registered task whose presets the DIP fits use, where ``fit_task``
+            is empty (the report compares each record's preset with today's).
 
     Args:
         opts: the run's options.
@@ -62,6 +64,7 @@ class Table(ABC):
     dataset_of: ClassVar[str] = ""
     default_preset: ClassVar[str] = "paper"
     fit_task: ClassVar[str] = ""
+    preset_task: ClassVar[str] = ""
 
     def __init__(self, opts: BenchOptions) -> None:
         self.opts = opts
@@ -78,6 +81,23 @@ class Table(ABC):
             return get_task(self.fit_task).preset(self.opts.fit_preset).tile_warm
         except DeepPriorError:
             return False
+
+    def preset_params(self) -> dict[str, Any]:
+        """The task options the DIP fits' preset depends on (SR: the factor)."""
+        return {}
+
+    def current_preset(self) -> dict[str, Any] | None:
+        """Today's settings of the preset the DIP fits use (as a record keeps them), or
+        ``None`` where the table names no task or the preset is unknown."""
+        task = self.fit_task or self.preset_task
+        if not task:
+            return None
+        from ...tasks import get_task
+
+        try:
+            return get_task(task).preset(self.opts.fit_preset, **self.preset_params()).to_dict()
+        except DeepPriorError:
+            return None
 
     def _fields(self) -> dict[str, Any]:
         o = self.opts

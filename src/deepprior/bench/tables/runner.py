@@ -35,6 +35,7 @@ from .options import (
     BenchOptions,
     all_names,
     list_items,
+    preset_changes,
     same_settings,
     settings_of,
 )
@@ -596,14 +597,16 @@ def _write_report(
             if rec is not None and same_settings(rec, settings):
                 records[name] = rec
     ordered = [records[n] for n in names if n in records]
-    return ordered, _render(ordered, len(names), out_dir)
+    return ordered, _render(opts, ordered, len(names), out_dir)
 
 
-def _render(records: list[dict[str, Any]], total: int, out_dir: Path) -> str:
+def _render(opts: BenchOptions, records: list[dict[str, Any]], total: int, out_dir: Path) -> str:
     from ...io import atomic_write_text
     from ..report import render
 
-    report = render(records, total=total)
+    current = opts.spec.current_preset()
+    changed = {r["image"]: c for r in records if (c := preset_changes(r, current))}
+    report = render(records, total=total, preset_changes=changed)
     atomic_write_text(out_dir / "report.md", report)
     return report
 
@@ -642,4 +645,4 @@ def rerender(opts: BenchOptions) -> tuple[str, Path]:
         raise DeepPriorError(f"no records of table {opts.name} in {out_dir}; run the table first")
     fill_paper_numbers(opts, out_dir, recs)
     recs.sort(key=lambda r: r.get("index", 0))
-    return _render(recs, len(all_names(opts)), out_dir), out_dir
+    return _render(opts, recs, len(all_names(opts)), out_dir), out_dir

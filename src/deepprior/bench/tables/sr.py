@@ -24,6 +24,7 @@ class SRTable(Table):
     title_template = "Super-resolution x{factor} on {dataset} (paper Tables 1-2)"
     name_template = "sr-{dataset}-x{factor}"
     setting_names = ("dataset", "factor")
+    preset_task = "sr"
 
     @property
     def dataset(self) -> str:
@@ -37,6 +38,9 @@ class SRTable(Table):
 
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "hr_multiple": SR_HR_MULTIPLE}
+
+    def preset_params(self) -> dict[str, Any]:
+        return {"factor": self.opts.factor}
 
     def paper_numbers(self, paper: dict[str, Any], name: str, out: dict[str, Any]) -> None:
         block = paper["sr"][self.opts.dataset]
