@@ -84,7 +84,9 @@ def test_tiled_denoise_is_close_to_untiled_and_both_beat_the_input(photo, tiny, 
 
     clean = photo[:, :40]  # 40x64: two 40x40 tiles
     noisy = add_gaussian_noise(clean, 25 / 255, seed=0)
-    kw = {**tiny, "preset": "fast", "iters": 150}
+    # fp32: in bf16 (the default on a CPU with bf16 units) the one fit of the whole image
+    # lands about 1 dB lower, which is the precision's doing, not the tiles'
+    kw = {**tiny, "preset": "fast", "iters": 150, "precision": "fp32"}
     whole = deepprior.denoise(noisy, **kw).image
     tiled = solve_tiled("denoise", noisy, tile=40, overlap=12, gt=clean, **kw)
     assert tiled.report["tiles"]["count"] == 2
