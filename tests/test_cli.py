@@ -223,6 +223,35 @@ def test_mask_without_known_pixels(images, tmp_path):
     assert_one_line_error(proc, "no known pixels")
 
 
+def test_stop_arg_sets_the_presets_stopping_rule(photo, tmp_path):
+    gen = torch.Generator().manual_seed(0)
+    noisy = save_image((photo + 0.2 * torch.randn(photo.shape, generator=gen)).clamp(0, 1),
+                       tmp_path / "noisy.png")  # fmt: skip
+    report = tmp_path / "r.json"
+    stop = ["--stop-arg", "patience=20", "--stop-arg", "min_steps=0", "--stop-arg", "every=1"]
+    net = ["--net-arg", "n_d=8", "--net-arg", "depth=3"]
+    proc = run("denoise", str(noisy), "-o", str(tmp_path / "o.png"), "--iters", "400", *stop,
+               *net, "--report", str(report), "-q")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(report.read_text())
+    # the preset's other settings stay (its held-out fraction)
+    assert rep["preset"]["stop_kwargs"] == {"fraction": 0.05, "patience": 20, "every": 1,
+                                            "min_steps": 0}  # fmt: skip
+    assert rep["iters_run"] < 400 and "20 steps" in rep["stop_reason"]
+    assert rep["iters_run"] - rep["best_step"] == 20
+
+
+def test_stop_arg_errors_name_the_flag(images, tmp_path):
+    out = str(tmp_path / "o.png")
+    proc = run("denoise", str(images["clean"]), "-o", out, "--stop-arg", "patiense=5")
+    assert_one_line_error(proc, "--stop-arg", "no setting 'patiense'", "patience")
+    proc = run("denoise", str(images["clean"]), "-o", out, "--stop-arg", "patience")
+    assert_one_line_error(proc, "--stop-arg 'patience' must look like KEY=VALUE")
+    proc = run("denoise", str(images["clean"]), "-o", out, "--preset", "paper",
+               "--stop-arg", "patience=5")  # fmt: skip
+    assert_one_line_error(proc, "--stop-arg", "preset 'paper' has no stopping rule")
+
+
 def test_mask_without_unknown_pixels(images, tmp_path):
     proc = run("inpaint", str(images["clean"]), "--mask", str(images["mask_white"]), "-o",
                str(tmp_path / "o.png"))  # fmt: skip

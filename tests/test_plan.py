@@ -152,6 +152,22 @@ def test_presets_without_dip_tv_keep_their_settings():
     assert get_preset("denoise", "auto-tv").to_dict()["tv_per_sigma"] == 0.1
 
 
+def test_stop_kwargs_change_the_presets_rule_and_another_rule_drops_them():
+    from deepprior.tasks.common import with_user_overrides
+
+    auto = get_preset("denoise", "auto")
+    p = with_user_overrides(auto, {"stop_kwargs": {"patience": 50, "tie_se": 0.5}})
+    assert p.stop == "holdout"
+    assert p.stop_kwargs == {**auto.stop_kwargs, "patience": 50, "tie_se": 0.5}
+    assert auto.stop_kwargs["patience"] != 50  # the preset itself is unchanged
+    p = with_user_overrides(auto, {"stop": "variance", "stop_kwargs": {"window": 40}})
+    assert p.stop == "variance" and p.stop_kwargs == {"window": 40}
+    with pytest.raises(DeepPriorError, match="preset 'paper' has no stopping rule"):
+        with_user_overrides(get_preset("denoise", "paper"), {"stop_kwargs": {"patience": 5}})
+    with pytest.raises(DeepPriorError, match="no setting 'patiense'; its settings: fraction"):
+        deepprior.denoise(torch.rand(1, 16, 16), stop_kwargs={"patiense": 5}, **KW)
+
+
 #: The preset settings a saved fit's fingerprint holds. A saved state resumes only while
 #: these are unchanged, so a setting added to Preset belongs in presets._OFF_BY_DEFAULT.
 FINGERPRINTED = {

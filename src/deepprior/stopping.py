@@ -34,7 +34,10 @@ from .errors import DeepPriorError
 from .fit import Callback, FitResult, Schedule, StepInfo
 from .seeds import MASK_STREAM, stream_seed
 
-__all__ = ["HoldoutStop", "VarianceStop", "StoppingRule", "make_stopper", "list_stoppers"]
+__all__ = [
+    "HoldoutStop", "VarianceStop", "StoppingRule", "make_stopper", "list_stoppers",
+    "rule_settings",
+]  # fmt: skip
 
 
 class StoppingRule(Callback, ABC):
@@ -63,14 +66,18 @@ class StoppingRule(Callback, ABC):
                  use: str = "ema", min_delta: float = 0.0) -> None:  # fmt: skip
         if every < 1 or patience < 1 or min_steps < 0:
             raise DeepPriorError(
-                "stopping rule: every and patience must be >= 1, min_steps >= 0", param="stop"
+                "stopping rule: every and patience must be >= 1, min_steps >= 0",
+                param="stop_kwargs",
             )
         if not 0 <= min_delta < 1:
             raise DeepPriorError(
-                f"stopping rule: min_delta is a share in [0, 1), got {min_delta}", param="stop"
+                f"stopping rule: min_delta is a share in [0, 1), got {min_delta}",
+                param="stop_kwargs",
             )
         if use not in ("ema", "output"):
-            raise DeepPriorError(f"stopping rule: use must be 'ema' or 'output', got {use!r}")
+            raise DeepPriorError(
+                f"stopping rule: use must be 'ema' or 'output', got {use!r}", param="stop_kwargs"
+            )
         self.every, self.patience, self.min_steps, self.use = every, patience, min_steps, use
         self.min_delta = min_delta
         self.reset()
@@ -221,9 +228,11 @@ class HoldoutStop(StoppingRule):
         tie_se: float = 0.0, **kw: Any,
     ) -> None:  # fmt: skip
         if not 0 < fraction < 0.5:
-            raise DeepPriorError(f"holdout fraction must be in (0, 0.5), got {fraction}")
+            raise DeepPriorError(
+                f"holdout fraction must be in (0, 0.5), got {fraction}", param="stop_kwargs"
+            )
         if not 0 <= tie_se < math.inf:
-            raise DeepPriorError(f"holdout tie_se must be >= 0, got {tie_se}", param="stop")
+            raise DeepPriorError(f"holdout tie_se must be >= 0, got {tie_se}", param="stop_kwargs")
         self.tie_se = float(tie_se)
         super().__init__(**kw)
         self.fraction, self.seed = fraction, seed
@@ -410,9 +419,40 @@ def make_stopper(name: str, **kwargs: Any) -> StoppingRule:
             f"unknown stopping rule {name!r}; choose one of {', '.join(list_stoppers())}",
             param="stop",
         ) from None
+    known = rule_settings(cls)
+    unknown = sorted(set(kwargs) - set(known))
+    if unknown:
+        raise DeepPriorError(
+            f"stopping rule {name!r} has no setting {', '.join(map(repr, unknown))}; its "
+            f"settings: {', '.join(known)}",
+            param="stop_kwargs",
+        )
     try:
         return cls(**kwargs)
     except TypeError as e:
         raise DeepPriorError(
-            f"bad settings for stopping rule {name!r}: {e}", param="stop"
+            f"bad settings for stopping rule {name!r}: {e}", param="stop_kwargs"
         ) from None
+
+
+def rule_settings(cls: type) -> list[str]:
+    """The keyword settings a stopping rule class takes (its own and its bases', where it
+    passes ``**kw`` on).
+
+    Example:
+        >>> rule_settings(VarianceStop)
+        ['window', 'every', 'patience', 'min_steps', 'use', 'min_delta']
+    """
+    import inspect
+
+    names: list[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names += [p.name for p in params if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD
+                  and p.name not in names]  # fmt: skip
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names

@@ -1069,7 +1069,8 @@ def _holdout_kwargs(task: Task, kw: dict[str, Any]) -> dict[str, Any] | None:
     p = task.preset(kw.get("preset"), **_named_options(task, kw))
     if kw.get("stop", p.stop) != "holdout":
         return None
-    return dict(kw.get("stop_kwargs") or p.stop_kwargs)
+    own = dict(kw.get("stop_kwargs") or {})
+    return {**p.stop_kwargs, **own} if kw.get("stop") in (None, p.stop) else own
 
 
 def _named_options(task: Task, kw: dict[str, Any]) -> dict[str, Any]:

@@ -100,6 +100,7 @@ class AliasedCommand(click.Command):
 # Library parameters whose flag is not simply ``--`` + the name with dashes.
 FLAG_OF_PARAM = {
     "net_kwargs": "--net-arg",
+    "stop_kwargs": "--stop-arg",
     "p_known": "--keep",
     "snapshot_every": "--save-every",
     "snapshot_dir": "--snapshot-dir",
@@ -164,13 +165,16 @@ def fail(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def parse_net_args(items: tuple[str, ...]) -> dict[str, Any]:
-    """``("n_d=64", "upsample='nearest'")`` -> ``{"n_d": 64, "upsample": "nearest"}``."""
+def parse_net_args(
+    items: tuple[str, ...], flag: str = "--net-arg", example: str = "n_d=64"
+) -> dict[str, Any]:
+    """``("n_d=64", "upsample='nearest'")`` -> ``{"n_d": 64, "upsample": "nearest"}``; the
+    values of a repeatable KEY=VALUE ``flag`` (``--net-arg``, ``--stop-arg``)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip().isidentifier():
-            raise DeepPriorError(f"--net-arg {item!r} must look like KEY=VALUE, e.g. n_d=64")
+            raise DeepPriorError(f"{flag} {item!r} must look like KEY=VALUE, e.g. {example}")
         try:
             out[key.strip()] = ast.literal_eval(value)
         except (ValueError, SyntaxError):

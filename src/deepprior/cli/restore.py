@@ -55,6 +55,14 @@ def common_options(fn: Callable) -> Callable:
             metavar="KEY=VALUE",
             help="Generator setting, repeatable: e.g. --net-arg n_d=64 --net-arg depth=4.",
         ),  # fmt: skip
+        click.option(
+            "--stop-arg",
+            "stop_args",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Setting of the preset's stopping rule, repeatable: e.g. --stop-arg "
+            "patience=1000 (wait longer for a better held-out score); see docs/auto.md.",
+        ),  # fmt: skip
         click.option("--seed", type=SEED, default=0, show_default=True, help="Random seed."),
         click.option(
             "--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N."
@@ -141,6 +149,12 @@ def _net_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+def _stop_kwargs(opts: dict[str, Any]) -> dict[str, Any] | None:
+    """``--stop-arg`` as the settings that change the preset's stopping rule's (None: none)."""
+    items = opts.get("stop_args") or ()
+    return parse_net_args(items, "--stop-arg", "patience=1000") if items else None
+
+
 def _progress(opts: dict[str, Any]) -> bool | str:
     """``--quiet``: nothing; ``--no-progress``: the plan, notices and a line a minute."""
     if opts["quiet"]:
@@ -171,7 +185,7 @@ def run_task(
         result = runner(
             preset=opts["preset"], iters=opts["iters"], lr=opts["lr"],
             input_noise=opts["input_noise"], net=opts["net"],
-            net_kwargs=_net_kwargs(opts), seed=opts["seed"],
+            net_kwargs=_net_kwargs(opts), stop_kwargs=_stop_kwargs(opts), seed=opts["seed"],
             device=opts["device"], precision=opts["precision"], gt=gt,
             progress=_progress(opts), snapshot_dir=snapshot_dir,
             snapshot_every=opts["save_every"], memory_check=not opts["no_memory_check"],

@@ -92,7 +92,8 @@ _PRESET_KEYS = {
 
 def with_user_overrides(p: Preset, kw: dict[str, Any]) -> Preset:
     """``p`` with the preset settings among ``kw`` (``iters``, ``net``, ``net_kwargs`` ...),
-    which are popped from ``kw``; another ``net`` drops the preset's net settings.
+    which are popped from ``kw``. ``net_kwargs`` and ``stop_kwargs`` change the preset's
+    settings of its net and stopping rule; another ``net`` or ``stop`` drops them.
 
     Example:
         >>> from deepprior.tasks import get_preset
@@ -100,6 +101,9 @@ def with_user_overrides(p: Preset, kw: dict[str, Any]) -> Preset:
         >>> p = with_user_overrides(get_preset("denoise"), kw)
         >>> p.net, p.net_kwargs, kw
         ('hourglass2', {'n_d': 8}, {'seed': 1})
+        >>> p = with_user_overrides(get_preset("denoise"), {"stop_kwargs": {"patience": 50}})
+        >>> p.stop, p.stop_kwargs["patience"], p.stop_kwargs["fraction"]
+        ('holdout', 50, 0.05)
     """
     overrides = {k: kw.pop(k) for k in list(kw) if k in _PRESET_KEYS}
     net_kwargs = kw.pop("net_kwargs", None) or {}
@@ -107,6 +111,17 @@ def with_user_overrides(p: Preset, kw: dict[str, Any]) -> Preset:
         overrides["net_kwargs"] = dict(net_kwargs)  # another net: drop the preset's settings
     else:
         overrides["net_kwargs"] = {**p.net_kwargs, **net_kwargs}
+    stop_kwargs = overrides.pop("stop_kwargs", None)
+    if stop_kwargs is not None:
+        stop = overrides.get("stop", p.stop)
+        if stop is None:
+            raise DeepPriorError(
+                f"stop_kwargs: preset {p.name!r} has no stopping rule to set (it runs every "
+                "step); use a preset that stops by itself (auto)",
+                param="stop_kwargs",
+            )
+        same = overrides.get("stop") in (None, p.stop)
+        overrides["stop_kwargs"] = {**p.stop_kwargs, **stop_kwargs} if same else stop_kwargs
     return p.with_overrides(**overrides)
 
 

@@ -66,7 +66,8 @@ FIT_OPTION_DOCS: dict[str, str] = {
     "input": "z: 'noise', 'meshgrid' or 'guide'.",
     "backtrack_db": "loss jump (dB) that sends the fit back to its last good state.",
     "stop": "stopping rule ('holdout', 'variance') or None to run every step.",
-    "stop_kwargs": "the stopping rule's settings.",
+    "stop_kwargs": "settings of the stopping rule that change the preset's, e.g. "
+    "{'patience': 1000} (another stop: its settings alone).",
     "seed": "random seed of the net, z and the input noise.",
     "device": "'auto', 'cpu', 'cuda' or 'cuda:N'.",
     "precision": "'auto' (bf16 on CPUs with native bf16 units, else fp32), 'fp32' or 'bf16'.",
