@@ -6,6 +6,8 @@ their seconds to compare; the steps and PSNR compare across CPUs (fp32 fits).
 
     python benchmarks/warm_compare.py benchmarks/results/denoise-CBM3D9-sigma25-auto \\
         benchmarks/results/denoise-CBM3D9-sigma25-auto-warm
+    python benchmarks/warm_compare.py benchmarks/results/inpaint-Heide11-50pct-auto \\
+        benchmarks/results/inpaint-Heide11-50pct-auto-warm
 
 Prints a Markdown table and the means, then, for the cold records' CPUs, the time ratio the
 warm steps would give there: the cold record's seconds per step times the warm steps (an
@@ -19,9 +21,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from auto_table import cpu_of, paper_step
-
-PAPER_STEPS = 1800  # the paper denoising preset's
+from auto_table import TABLES, cpu_of, paper_step
 
 
 def _records(folder: Path) -> dict[str, dict]:
@@ -40,7 +40,8 @@ def _ratio(rec: dict) -> float | None:
     h, w = rec["sizes"]["image"][-2:]
     step, _ = paper_step(h, w, cpu)
     fit = rec["fits"]["dip"]
-    return None if step is None else fit["fit_seconds"] / (PAPER_STEPS * step)
+    paper_steps = TABLES[rec["table"].split("-auto")[0]].paper_steps  # e.g. denoise: 1800
+    return None if step is None else fit["fit_seconds"] / (paper_steps * step)
 
 
 def main(cold_dir: str, warm_dir: str) -> None:
