@@ -240,7 +240,7 @@ class HoldoutStop(StoppingRule):
         self.operator: Callable[[torch.Tensor], torch.Tensor] | None = None
         self.target: torch.Tensor | None = None
         self.val: torch.Tensor | None = None
-        self._held: torch.Tensor | None = None  # val as a bool index (tie_se), on val's device
+        self._held: torch.Tensor | None = None  # val as a bool index (tie_se)
         self.fitted: torch.Tensor | None = None  # the pixels the net is fitted to
         self.fitted_scores: list[float] = []
 
@@ -276,7 +276,7 @@ class HoldoutStop(StoppingRule):
         observed = data_term.observed()  # held-out pixels must be observed ones
         known = torch.ones(1, 1, h, w) if observed is None else observed.cpu()
         self.val = (held * known).expand(1, target.shape[1], h, w).contiguous()
-        self._held = None
+        self._held = self.val.bool()
         if float(self.val.sum()) < 1:
             raise DeepPriorError("too few observed pixels to hold some out; use another rule")
         fit_weight = known * (1 - held) if weight is None else weight.cpu() * (1 - held)
@@ -313,14 +313,13 @@ class HoldoutStop(StoppingRule):
             raise DeepPriorError("HoldoutStop.attach() must wrap the data term before the fit")
         if self.val.device != image.device:  # once: the fit's device
             self.val, self.target = self.val.to(image.device), self.target.to(image.device)
+            self._held = self.val.bool()
             if self.fitted is not None:
                 self.fitted = self.fitted.to(image.device)
         with torch.no_grad():
             err = (self.operator(image.float()) - self.target).square()
             held = (err * self.val).sum() / self.val.sum()
             if self.tie_se:
-                if self._held is None or self._held.device != self.val.device:
-                    self._held = self.val.bool()
                 self._err = err[self._held]
             if self.fitted is None:
                 return float(held)

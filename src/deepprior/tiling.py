@@ -1066,11 +1066,11 @@ def _whole_need(task: Task, images: Sequence[Any], kw: dict[str, Any]) -> int | 
 def _holdout_kwargs(task: Task, kw: dict[str, Any]) -> dict[str, Any] | None:
     """The settings of the fits' held-out stopping rule (the user's or the preset's), or
     None when the fits stop otherwise."""
+    from .tasks.common import with_user_overrides
+
     p = task.preset(kw.get("preset"), **_named_options(task, kw))
-    if kw.get("stop", p.stop) != "holdout":
-        return None
-    own = dict(kw.get("stop_kwargs") or {})
-    return {**p.stop_kwargs, **own} if kw.get("stop") in (None, p.stop) else own
+    p = with_user_overrides(p, {k: kw[k] for k in ("stop", "stop_kwargs") if k in kw})
+    return dict(p.stop_kwargs) if p.stop == "holdout" else None
 
 
 def _named_options(task: Task, kw: dict[str, Any]) -> dict[str, Any]:

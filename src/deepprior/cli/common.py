@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_INTERRUPTED", "EXIT_USAGE", "AliasedCommand", "error_message", "fail", "json_output",
-    "load_input", "option", "parse_net_args", "sigterm_as_interrupt", "task_command",
+    "load_input", "option", "parse_key_values", "sigterm_as_interrupt", "task_command",
 ]  # fmt: skip
 
 EXIT_USAGE = 2
@@ -165,7 +165,7 @@ def fail(message: str) -> None:
     sys.exit(EXIT_USAGE)
 
 
-def parse_net_args(
+def parse_key_values(
     items: tuple[str, ...], flag: str = "--net-arg", example: str = "n_d=64"
 ) -> dict[str, Any]:
     """``("n_d=64", "upsample='nearest'")`` -> ``{"n_d": 64, "upsample": "nearest"}``; the

@@ -24,7 +24,7 @@ from .common import (
     EXIT_INTERRUPTED,
     AliasedCommand,
     option,
-    parse_net_args,
+    parse_key_values,
     sigterm_as_interrupt,
     task_command,
 )
@@ -268,7 +268,7 @@ def invert(image: str, layers: tuple[str, ...], tv_weight: float, **opts: Any) -
     paths, grid_path = _plan_outputs(opts["output"], keys, opts["grid"], [image])
     report_path = _check_text_output(opts["report"], [image], ".json") if opts["report"] else None
     dev = _device(opts["device"])
-    net_kwargs = parse_net_args(opts["net_args"])
+    net_kwargs = parse_key_values(opts["net_args"])
     start = time.time()
 
     def make(name: str, prior: str) -> Callable[[list[Any]], Any]:
@@ -378,7 +378,7 @@ def actmax(
     paths, grid_path = _plan_outputs(opts["output"], keys, opts["grid"], [])
     report_path = _check_text_output(opts["report"], [], ".json") if opts["report"] else None
     dev = _device(opts["device"])
-    net_kwargs = parse_net_args(opts["net_args"])
+    net_kwargs = parse_key_values(opts["net_args"])
     kw = dict(targets)
     start = time.time()
 
@@ -516,7 +516,7 @@ def curves(
     dev = _device(device)
     with sigterm_as_interrupt():
         fc = fitting_curves(
-            img, iters=iters, lr=lr, net=gen_net, net_kwargs=parse_net_args(net_args),
+            img, iters=iters, lr=lr, net=gen_net, net_kwargs=parse_key_values(net_args),
             noise_sigma=noise_sigma, seed=seed, device=dev,
             callbacks_for=lambda name: _progress(name, iters, quiet),
         )  # fmt: skip

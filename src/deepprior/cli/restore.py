@@ -28,7 +28,7 @@ from .common import (
     SEED,
     json_output,
     load_input,
-    parse_net_args,
+    parse_key_values,
     sigterm_as_interrupt,
     task_command,
 )
@@ -143,7 +143,7 @@ def common_options(fn: Callable) -> Callable:
 
 
 def _net_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
-    kwargs = parse_net_args(opts["net_args"])
+    kwargs = parse_key_values(opts["net_args"])
     if opts.get("checkpoint"):
         kwargs["checkpoint"] = True
     return kwargs
@@ -152,7 +152,7 @@ def _net_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
 def _stop_kwargs(opts: dict[str, Any]) -> dict[str, Any] | None:
     """``--stop-arg`` as the settings that change the preset's stopping rule's (None: none)."""
     items = opts.get("stop_args") or ()
-    return parse_net_args(items, "--stop-arg", "patience=1000") if items else None
+    return parse_key_values(items, "--stop-arg", "patience=1000") if items else None
 
 
 def _progress(opts: dict[str, Any]) -> bool | str:

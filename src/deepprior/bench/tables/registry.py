@@ -26,6 +26,7 @@ from .. import data as bd
 from ..protocols import PROTOCOLS, measure
 
 if TYPE_CHECKING:
+    from ...tasks.presets import Preset
     from .options import BenchOptions
     from .runner import _Runner
 
@@ -69,35 +70,33 @@ class Table(ABC):
     def __init__(self, opts: BenchOptions) -> None:
         self.opts = opts
 
-    def preset_tile_warm(self) -> bool:
-        """Whether the preset of the DIP fits warm-starts its tiles
-        (:attr:`~deepprior.tasks.presets.Preset.tile_warm`); an unknown preset says no here
-        and fails where the fits start."""
-        if not self.fit_task:
-            return False
-        from ...tasks import get_task
-
-        try:
-            return get_task(self.fit_task).preset(self.opts.fit_preset).tile_warm
-        except DeepPriorError:
-            return False
-
     def preset_params(self) -> dict[str, Any]:
         """The task options the DIP fits' preset depends on (SR: the factor)."""
         return {}
 
-    def current_preset(self) -> dict[str, Any] | None:
-        """Today's settings of the preset the DIP fits use (as a record keeps them), or
-        ``None`` where the table names no task or the preset is unknown."""
+    def dip_preset(self) -> Preset | None:
+        """The preset the DIP fits use, or ``None`` where the table names no task or the
+        preset is unknown (the fits then fail where they start)."""
         task = self.fit_task or self.preset_task
         if not task:
             return None
         from ...tasks import get_task
 
         try:
-            return get_task(task).preset(self.opts.fit_preset, **self.preset_params()).to_dict()
+            return get_task(task).preset(self.opts.fit_preset, **self.preset_params())
         except DeepPriorError:
             return None
+
+    def preset_tile_warm(self) -> bool:
+        """Whether the preset of the DIP fits warm-starts its tiles
+        (:attr:`~deepprior.tasks.presets.Preset.tile_warm`; only tables that tile)."""
+        p = self.dip_preset() if self.fit_task else None
+        return p is not None and p.tile_warm
+
+    def current_preset(self) -> dict[str, Any] | None:
+        """Today's settings of the preset the DIP fits use, as a record keeps them."""
+        p = self.dip_preset()
+        return None if p is None else p.to_dict()
 
     def _fields(self) -> dict[str, Any]:
         o = self.opts
